@@ -22,7 +22,9 @@ References
 ----------
 Tsodyks, Pawelzik & Markram (1998). Neural networks with dynamic synapses.
 Neural Comput. 10:821-835 (the u, x model used here: u decays to 0 between
-spikes and jumps by U(1 - u) at each one).
+spikes and jumps by U(1 - u) at each one).  The variables are called
+``u_S``, ``x_S`` and ``r_S`` (as in Brian2's own STP example) so that they
+never clash with a neuron's ``u`` or ``x`` seen through ``_pre``/``_post``.
 Maass, Natschlaeger & Markram (2002). Neural Comput. 14:2531 (parameter sets).
 Song, Miller & Abbott (2000). Nat. Neurosci. 3:919 (pair STDP with traces).
 van Rossum, Bi & Turrigiano (2000). J. Neurosci. 20:8812 (multiplicative STDP).
@@ -96,23 +98,23 @@ def _stp(name: str, U: float, tau_d, tau_f, reference: str) -> SynapsePart:
     return SynapsePart(
         name=name,
         model="""
-        du/dt = -u / tau_f : 1 (event-driven)
-        dx/dt = (1 - x) / tau_d : 1 (event-driven)
-        r : 1
+        du_S/dt = -u_S / tau_f : 1 (event-driven)
+        dx_S/dt = (1 - x_S) / tau_d : 1 (event-driven)
+        r_S : 1
         """,
         on_pre_before="""
-        u += U * (1 - u)
-        r = u * x
-        x -= r
+        u_S += U * (1 - u_S)
+        r_S = u_S * x_S
+        x_S -= r_S
         """,
-        efficacy="r",
+        efficacy="r_S",
         parameters=dict(U=U, tau_d=tau_d, tau_f=tau_f),
         constraints=(
             Interval("U", 0.0, 1.0, low_open=True),
             Positive("tau_d", "the recovery time constant"),
             Positive("tau_f", "the facilitation time constant"),
         ),
-        initial={"u": "0", "x": "1", "r": "0"},
+        initial={"u_S": "0", "x_S": "1", "r_S": "0"},
         reference=reference,
     )
 
@@ -307,7 +309,7 @@ def synapses(source, target, model, name: str, target_var: str, params=None,
     -------
     brian2.Synapses
         Call ``.connect(...)`` on it; initial values of STP and STDP variables
-        are set on connection (``u = 0``, ``x = 1``, traces 0, ``plastic = 1``).
+        are set on connection (``u_S = 0``, ``x_S = 1``, traces 0, ``plastic = 1``).
     """
     if target_var not in target.variables:
         raise ValueError(
@@ -328,7 +330,7 @@ def synapses(source, target, model, name: str, target_var: str, params=None,
 class LibrarySynapses(Synapses):
     """``Synapses`` that set the library's initial values on every ``connect``.
 
-    STP resources must start at ``x = 1`` and traces at 0 for every synapse
+    STP resources must start at ``x_S = 1`` and traces at 0 for every synapse
     created, which Brian2 cannot express in the model itself.
     """
 

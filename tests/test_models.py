@@ -193,12 +193,12 @@ LAGS = np.array([-40.0, -20.0, -10.0, -5.0, -2.0, 2.0, 5.0, 10.0, 20.0, 40.0])
 def _stdp_pairs(part, params, w0, plastic=1):
     n = len(LAGS)
     t_pre = 60.0
-    dt = 0.1 * ms
-    pre = SpikeGeneratorGroup(n, np.arange(n), np.full(n, t_pre) * ms, dt=dt, name="pre")
-    post = NeuronGroup(n, "t_fire : second\nacc : 1", threshold="abs(t - t_fire) < 0.5*dt",
-                       name="post", dt=dt)
+    step = 0.1 * ms  # a local "dt" would clash with the groups' dt in the namespace
+    pre = SpikeGeneratorGroup(n, np.arange(n), np.full(n, t_pre) * ms, dt=step, name="pre")
+    post = NeuronGroup(n, "t_fire : second\nacc : 1", threshold="abs(t - t_fire) < 0.5*dt", reset="",
+                       name="post", dt=step)
     post.t_fire = (t_pre + LAGS) * ms
-    syn = synapses(pre, post, part, "syn", "acc", params, dt=dt)
+    syn = synapses(pre, post, part, "syn", "acc", params, dt=step)
     syn.connect(j="i")
     syn.w = w0
     syn.plastic = plastic

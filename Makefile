@@ -1,0 +1,30 @@
+# Two commands on a fresh clone: `make demo` and `make test`.
+# Both create .venv from the pinned requirements in pyproject.toml if needed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+comma  := ,
+# The cuda extra (brian2cuda, curand headers) only where nvcc can use it.
+EXTRAS := test$(if $(shell command -v nvcc 2>/dev/null),$(comma)cuda)
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+
+.PHONY: demo test venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: $(STAMP)
+	$(PY) -m figures library --dataset digits --out figures/out
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+clean:
+	rm -rf figures/out .pytest_cache

@@ -1,0 +1,374 @@
+"""A tour of the model library on real digits: one figure per model.
+
+Each panel drives one neuron or synapse model of :mod:`models` with Poisson
+spike trains encoding scikit-learn digits (rate proportional to pixel
+intensity) and plots what characterises the model: membrane potentials and
+spikes for neurons, utilisation ``u`` and resources ``x`` for short-term
+plasticity, the measured STDP window (and the weights learned from digits)
+for STDP.
+
+Run with ``python -m figures library`` (what ``make demo`` does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from brian2 import (  # noqa: E402
+    Hz, Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, mV, ms,
+    start_scope,
+)
+
+from experiments.encoding import poisson_input  # noqa: E402
+from models.populations import connect_dale, ei_population, layer  # noqa: E402
+from models.synapses import synapses  # noqa: E402
+
+__all__ = ["PANELS", "make_library_figures"]
+
+PANELS = {}
+
+T_SAMPLE = 150 * ms
+MAX_RATE = 120 * Hz
+
+
+def panel(name):
+    def register(func):
+        PANELS[name] = func
+        return func
+    return register
+
+
+def _digit_input(images, name="digits"):
+    """Poisson input of the flattened ``images`` shown back to back."""
+    enc = poisson_input(images.reshape(len(images), -1), T_sample=T_SAMPLE,
+                        max_rate=MAX_RATE, name=name)
+    return enc.group, [enc.group], enc.duration
+
+
+def _save(fig, out_dir: Path, name: str) -> list[Path]:
+    paths = []
+    for ext in ("png", "pdf"):
+        path = out_dir / f"{name}.{ext}"
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _sample_marks(ax, n_samples, labels):
+    for s in range(n_samples):
+        ax.axvline(s * T_SAMPLE / ms, color="0.8", lw=0.6, zorder=0)
+        ax.text((s + 0.5) * T_SAMPLE / ms, 1.0, f"digit {labels[s]}", ha="center",
+                va="bottom", fontsize=7, transform=ax.get_xaxis_transform())
+
+
+def _feedforward_neuron(images, labels, model, target_var, w, params=None, n=5,
+                        record=("v",)):
+    start_scope()
+    inp, objs, duration = _digit_input(images)
+    grp = layer(model, n, "cells", params)
+    syn = synapses(inp, grp, "static", "inp_cells", target_var)
+    syn.connect(p=0.5)
+    syn.w = w
+    mon = StateMonitor(grp, list(record), record=True, name="cells_state")
+    spk = SpikeMonitor(grp, name="cells_spikes")
+    Network(*objs, grp, syn, mon, spk).run(duration)
+    return mon, spk
+
+
+@panel("lif_current")
+def lif_current(images, labels, out_dir):
+    mon, spk = _feedforward_neuron(images, labels, "lif_current", "I_syn", "rand() * 5 * mV",
+                                   record=("v", "I_syn"))
+    fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    for k in range(3):
+        axes[0].plot(mon.t / ms, mon.v[k] / mV, lw=0.8, label=f"neuron {k}")
+        axes[1].plot(mon.t / ms, mon.I_syn[k] / mV, lw=0.8)
+    axes[0].set_ylabel("v (mV)")
+    axes[0].legend(fontsize=7)
+    axes[1].set_ylabel("R I_syn (mV)")
+    axes[1].set_xlabel("time (ms)")
+    _sample_marks(axes[0], len(labels), labels)
+    axes[0].set_title(f"current-based LIF on Poisson digits ({spk.num_spikes} spikes)", fontsize=9)
+    return _save(fig, out_dir, "neuron_lif_current")
+
+
+@panel("lif_conductance")
+def lif_conductance(images, labels, out_dir):
+    start_scope()
+    inp, objs, duration = _digit_input(images)
+    pop = ei_population("lif_conductance", 50, 0.8, "ei")
+    ff = synapses(inp, pop.group, "static", "inp_ei", "g_e")
+    ff.connect(p=0.3)
+    ff.w = "rand() * 0.1"
+    rec_e, rec_i = connect_dale(pop, pop.group, "rec", target_var=("g_e", "g_i"),
+                                connect={"p": 0.2, "condition": "i != j"}, w_init="rand() * 0.3")
+    mon = StateMonitor(pop.group, ["v", "g_e", "g_i"], record=[0, 45], name="ei_state")
+    spk = SpikeMonitor(pop.group, name="ei_spikes")
+    Network(*objs, pop.group, ff, rec_e, rec_i, mon, spk).run(duration)
+    fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
+    for row, (k, kind) in enumerate([(0, "excitatory"), (1, "inhibitory")]):
+        axes[0].plot(mon.t / ms, mon.v[k] / mV, lw=0.8, label=f"{kind} cell")
+        axes[1].plot(mon.t / ms, mon.g_e[k], lw=0.8, label=f"g_e, {kind}")
+        axes[1].plot(mon.t / ms, mon.g_i[k], lw=0.8, ls="--", label=f"g_i, {kind}")
+    axes[0].set_ylabel("v (mV)")
+    axes[0].legend(fontsize=7)
+    axes[1].set_ylabel("conductance / g_L")
+    axes[1].legend(fontsize=7)
+    axes[2].plot(spk.t / ms, spk.i, ",k")
+    axes[2].axhline(pop.n_exc - 0.5, color="r", lw=0.6)
+    axes[2].set_ylabel("cell (E below red line)")
+    axes[2].set_xlabel("time (ms)")
+    _sample_marks(axes[0], len(labels), labels)
+    axes[0].set_title("conductance-based LIF, 80:20 E/I with Dale's law", fontsize=9)
+    return _save(fig, out_dir, "neuron_lif_conductance")
+
+
+@panel("lif_adaptive")
+def lif_adaptive(images, labels, out_dir):
+    mon, spk = _feedforward_neuron(images, labels, "lif_adaptive", "I_syn", "rand() * 5 * mV",
+                                   params=dict(theta_plus=3 * mV), record=("v", "theta"))
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for k in range(2):
+        line, = ax.plot(mon.t / ms, mon.v[k] / mV, lw=0.8, label=f"v, neuron {k}")
+        ax.plot(mon.t / ms, (-50 * mV + mon.theta[k]) / mV, color=line.get_color(), ls="--",
+                lw=1, label=f"threshold v_th + theta, neuron {k}")
+    ax.set_ylabel("mV")
+    ax.set_xlabel("time (ms)")
+    ax.legend(fontsize=7)
+    _sample_marks(ax, len(labels), labels)
+    ax.set_title("adaptive-threshold LIF: threshold jumps at spikes, relaxes with tau_theta",
+                 fontsize=9)
+    return _save(fig, out_dir, "neuron_lif_adaptive")
+
+
+@panel("lif_learnable")
+def lif_learnable(images, labels, out_dir):
+    start_scope()
+    inp, objs, duration = _digit_input(images)
+    grp = layer("lif_learnable", 4, "cells")
+    grp.tau_m = [5, 10, 20, 40] * ms
+    grp.v_th = [-55, -50, -50, -45] * mV
+    syn = synapses(inp, grp, "static", "inp_cells", "I_syn")
+    syn.connect(p=0.5)
+    syn.w = "2.5 * mV"
+    mon = StateMonitor(grp, "v", record=True, name="cells_state")
+    spk = SpikeMonitor(grp, name="cells_spikes")
+    Network(*objs, grp, syn, mon, spk).run(duration)
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    counts = spk.count[:]
+    for k in range(4):
+        ax.plot(mon.t / ms, mon.v[k] / mV, lw=0.8,
+                label=f"tau_m={grp.tau_m[k] / ms:.0f} ms, v_th={grp.v_th[k] / mV:.0f} mV, "
+                      f"{counts[k]} spikes")
+    ax.set_ylabel("v (mV)")
+    ax.set_xlabel("time (ms)")
+    ax.legend(fontsize=7)
+    _sample_marks(ax, len(labels), labels)
+    ax.set_title("LIF with per-neuron tau_m and v_th (state variables a rule can learn)",
+                 fontsize=9)
+    return _save(fig, out_dir, "neuron_lif_learnable")
+
+
+@panel("if_clocked")
+def if_clocked(images, labels, out_dir):
+    start_scope()
+    steps = 20
+    dt = 1 * ms
+    flat = images.reshape(len(images), -1)
+    # the desire-backprop input layer: integrate-and-fire on the pixel value
+    idx_i, idx_t = [], []
+    for s, img in enumerate(flat):
+        m = np.zeros_like(img)
+        for t in range(steps):
+            m += img
+            fired = m >= 1
+            m[fired] -= 1
+            idx_i.extend(np.nonzero(fired)[0])
+            idx_t.extend([s * steps + t] * int(fired.sum()))
+    inp = SpikeGeneratorGroup(flat.shape[1], idx_i, np.array(idx_t) * dt, dt=dt, name="pixels")
+    hid = layer("if_clocked", 10, "hidden", dt=dt)
+    rng = np.random.default_rng(0)
+    syn = synapses(inp, hid, "static", "pix_hid", "v", dt=dt)
+    syn.connect()
+    syn.w = rng.normal(0, np.sqrt(2 / flat.shape[1]), size=flat.shape[1] * 10)
+    mon = StateMonitor(hid, "v", record=[0, 1, 2], name="hid_state", when="after_resets")
+    spk = SpikeMonitor(hid, name="hid_spikes")
+    Network(inp, hid, syn, mon, spk).run(len(flat) * steps * dt)
+    fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    for k in range(3):
+        axes[0].step(mon.t / dt, mon.v[k], where="post", lw=0.8, label=f"neuron {k}")
+    axes[0].axhline(1.0, color="k", ls=":", lw=0.8)
+    axes[0].set_ylabel("v after reset")
+    axes[0].legend(fontsize=7)
+    axes[1].plot(spk.t / dt, spk.i, "|k")
+    axes[1].set_ylabel("neuron")
+    axes[1].set_xlabel("model step")
+    for s in range(len(flat)):
+        axes[0].axvline(s * steps, color="0.8", lw=0.6, zorder=0)
+    axes[0].set_title("clocked IF (v <- 0.75 v + W s; spike at 1, subtract), "
+                      f"{steps} steps per digit", fontsize=9)
+    return _save(fig, out_dir, "neuron_if_clocked")
+
+
+@panel("readout")
+def readout(images, labels, out_dir):
+    start_scope()
+    inp, objs, duration = _digit_input(images)
+    out = layer("readout", 10, "readout")
+    syn = synapses(inp, out, "static", "inp_out", "v")
+    syn.connect()
+    syn.w = "(rand() - 0.3) * 0.4 * mV"
+    mon = StateMonitor(out, "v", record=True, name="out_state")
+    Network(*objs, out, syn, mon).run(duration)
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for k in range(10):
+        ax.plot(mon.t / ms, mon.v[k] / mV, lw=0.8, label=f"class {k}")
+    ax.set_ylabel("readout v (mV)")
+    ax.set_xlabel("time (ms)")
+    ax.legend(fontsize=6, ncol=5)
+    _sample_marks(ax, len(labels), labels)
+    ax.set_title("leaky non-spiking readout (random weights, untrained)", fontsize=9, pad=14)
+    return _save(fig, out_dir, "neuron_readout")
+
+
+def _stp_figure(images, labels, out_dir, part, title):
+    start_scope()
+    inp, objs, duration = _digit_input(images)
+    post = layer("lif_current", 1, "post")
+    syn = synapses(inp, post, part, "inp_post", "I_syn")
+    # the brightest pixels of the first digit, so the trains are dense
+    bright = np.argsort(images[0].ravel())[-3:]
+    syn.connect(i=bright, j=0)
+    syn.w = 4 * mV
+    mon = StateMonitor(syn, ["u_S", "x_S"], record=True, name="stp_state")
+    Network(*objs, post, syn, mon).run(duration)
+    fig, axes = plt.subplots(3, 1, figsize=(8, 6), sharex=True)
+    for k in range(len(bright)):
+        axes[0].plot(mon.t / ms, mon.u_S[k], lw=0.8, label=f"pixel {bright[k]}")
+        axes[1].plot(mon.t / ms, mon.x_S[k], lw=0.8)
+        axes[2].plot(mon.t / ms, mon.u_S[k] * mon.x_S[k], lw=0.8)
+    axes[0].set_ylabel("u (utilisation)")
+    axes[0].legend(fontsize=7)
+    axes[1].set_ylabel("x (resources)")
+    axes[2].set_ylabel("u x")
+    axes[2].set_xlabel("time (ms)")
+    _sample_marks(axes[0], len(labels), labels)
+    axes[0].set_title(title, fontsize=9)
+    return _save(fig, out_dir, f"synapse_{part}")
+
+
+@panel("stp_depressing")
+def stp_depressing(images, labels, out_dir):
+    return _stp_figure(images, labels, out_dir, "stp_depressing",
+                       "Tsodyks-Markram depressing synapse (U=0.5, tau_d=1.1 s, tau_f=50 ms)")
+
+
+@panel("stp_facilitating")
+def stp_facilitating(images, labels, out_dir):
+    return _stp_figure(images, labels, out_dir, "stp_facilitating",
+                       "Tsodyks-Markram facilitating synapse (U=0.05, tau_d=125 ms, tau_f=1.2 s)")
+
+
+def _stdp_window(part, lags_ms):
+    start_scope()
+    n = len(lags_ms)
+    step = 0.1 * ms  # not "dt": a local dt would shadow the groups' own
+    pre = SpikeGeneratorGroup(n, np.arange(n), np.full(n, 100.0) * ms, dt=step, name="pre")
+    post = NeuronGroup(n, "t_fire : second\nacc : 1", threshold="abs(t - t_fire) < 0.5*dt", reset="",
+                       name="post", dt=step)
+    post.t_fire = (100.0 + lags_ms) * ms
+    syn = synapses(pre, post, part, "pair", "acc", dict(w_max=1.0), dt=step)
+    syn.connect(j="i")
+    syn.w = 0.5
+    Network(pre, post, syn).run(250 * ms)
+    return np.asarray(syn.w[:]) - 0.5
+
+
+def _stdp_figure(images, labels, out_dir, part):
+    lags = np.linspace(-80, 80, 161)
+    lags = lags[lags != 0]
+    dw = _stdp_window(part, lags)
+    # the same rule learning from digits: input -> 3 LIF neurons
+    start_scope()
+    inp, objs, duration = _digit_input(images)
+    grp = layer("lif_current", 3, "cells")
+    syn = synapses(inp, grp, ["static", part], "inp_cells", "I_syn",
+                   dict(w_max=8 * mV, A_plus=0.05, A_minus=0.055))
+    syn.connect()
+    syn.w = "rand() * 4 * mV"
+    spk = SpikeMonitor(grp, name="cells_spikes")
+    net = Network(*objs, grp, syn, spk)
+    w0 = np.asarray(syn.w[:] / mV).reshape(-1, 3)
+    net.run(duration)
+    w1 = np.asarray(syn.w[:] / mV).reshape(-1, 3)
+    side = int(np.sqrt(w0.shape[0]))
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+    axes[0].plot(lags, dw, ".", ms=3)
+    axes[0].axhline(0, color="k", lw=0.5)
+    axes[0].axvline(0, color="k", lw=0.5)
+    axes[0].set_xlabel("t_post - t_pre (ms)")
+    axes[0].set_ylabel("weight change (w_max = 1, w = 0.5)")
+    axes[0].set_title(f"measured window: {part}", fontsize=9)
+    for ax, w, what in ((axes[1], w0, "before"), (axes[2], w1, "after")):
+        im = ax.imshow(w[:, 0].reshape(side, side), cmap="viridis", vmin=0, vmax=8)
+        ax.set_title(f"input weights of neuron 0 {what} {len(labels)} digits", fontsize=9, pad=14)
+        ax.axis("off")
+    fig.colorbar(im, ax=axes[2], label="w (mV)")
+    return _save(fig, out_dir, f"synapse_{part}")
+
+
+@panel("stdp_additive")
+def stdp_additive(images, labels, out_dir):
+    return _stdp_figure(images, labels, out_dir, "stdp_additive")
+
+
+@panel("stdp_multiplicative")
+def stdp_multiplicative(images, labels, out_dir):
+    return _stdp_figure(images, labels, out_dir, "stdp_multiplicative")
+
+
+@panel("static")
+def static(images, labels, out_dir):
+    start_scope()
+    src = SpikeGeneratorGroup(1, [0, 0, 0], [10, 15, 60] * ms, name="src")
+    cells = layer("lif_current", 1, "cur")
+    cond = layer("lif_conductance", 1, "cond")
+    s1 = synapses(src, cells, "static", "src_cur", "I_syn")
+    s1.connect()
+    s1.w = 3 * mV
+    s2 = synapses(src, cond, "static", "src_cond", "g_e")
+    s2.connect()
+    s2.w = 0.1
+    m1 = StateMonitor(cells, "v", record=0, name="m1")
+    m2 = StateMonitor(cond, "v", record=0, name="m2")
+    Network(src, cells, cond, s1, s2, m1, m2).run(120 * ms)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(m1.t / ms, m1.v[0] / mV, label="current-based target (w = 3 mV)")
+    ax.plot(m2.t / ms, m2.v[0] / mV, label="conductance target (w = 0.1 g_L)")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("v (mV)")
+    ax.legend(fontsize=7)
+    ax.set_title("static synapse: postsynaptic potentials of spikes at 10, 15, 60 ms", fontsize=9, pad=14)
+    return _save(fig, out_dir, "synapse_static")
+
+
+def make_library_figures(images, labels, out_dir, names=None) -> dict:
+    """Run the panels ``names`` (default all) and return ``{name: [paths]}``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = list(PANELS) if names is None else list(names)
+    unknown = [n for n in names if n not in PANELS]
+    if unknown:
+        raise ValueError(f"unknown figure(s) {unknown}; known: {', '.join(PANELS)}")
+    from tqdm.auto import tqdm
+
+    written = {}
+    for name in tqdm(names, desc="library figures", unit="model"):
+        written[name] = PANELS[name](images, labels, out_dir)
+    return written
