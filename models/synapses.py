@@ -114,7 +114,7 @@ def _stp(name: str, U: float, tau_d, tau_f, reference: str) -> SynapsePart:
             Positive("tau_d", "the recovery time constant"),
             Positive("tau_f", "the facilitation time constant"),
         ),
-        initial={"u_S": "0", "x_S": "1", "r_S": "0"},
+        initial={"u_S": 0.0, "x_S": 1.0, "r_S": 0.0},
         reference=reference,
     )
 
@@ -159,7 +159,7 @@ STDP_ADDITIVE = SynapsePart(
     """,
     parameters=_STDP_PARAMETERS,
     constraints=_STDP_CONSTRAINTS,
-    initial={"apre": "0", "apost": "0", "plastic": "1"},
+    initial={"apre": 0.0, "apost": 0.0, "plastic": 1.0},
     weight_parameters=("w_min", "w_max"),
     reference="Song, Miller & Abbott (2000)",
 )
@@ -179,7 +179,7 @@ STDP_MULTIPLICATIVE = SynapsePart(
     """,
     parameters=_STDP_PARAMETERS,
     constraints=_STDP_CONSTRAINTS,
-    initial={"apre": "0", "apost": "0", "plastic": "1"},
+    initial={"apre": 0.0, "apost": 0.0, "plastic": 1.0},
     weight_parameters=("w_min", "w_max"),
     reference="van Rossum, Bi & Turrigiano (2000)",
 )
@@ -339,9 +339,10 @@ class LibrarySynapses(Synapses):
         self._initial_values = dict(initial or {})
 
     def connect(self, *args, **kwargs):
-        # Code strings rather than arrays so this also works in standalone
-        # mode, where the number of synapses is unknown before the run.  A
-        # second connect() resets the plasticity state of all synapses.
+        # Scalars rather than arrays so this also works in standalone mode,
+        # where the number of synapses is unknown before the run (and a code
+        # string may not be written to a shared variable there).  A second
+        # connect() resets the plasticity state of all synapses.
         super().connect(*args, **kwargs)
         for var, value in self._initial_values.items():
             setattr(self, var, value)
