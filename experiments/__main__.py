@@ -1,0 +1,62 @@
+"""Command line of the experiments: ``python -m experiments <protocol> [options]``.
+
+Each protocol module provides ``add_arguments(parser)`` and ``main(args) -> int``; this
+file only dispatches. ``python -m experiments <protocol> --help`` lists every option of a
+protocol with its default.
+
+Errors in the configuration or the data (a field out of range, a data directory without
+the IDX files, ``--resume`` of a folder that is not a run) stop the command before
+anything is compiled, with a message that names the field and the fix, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Protocol name -> module (imported only when that protocol runs).
+PROTOCOLS = {
+    "desire": ("experiments.desire",
+               "desire backpropagation (Gerlinghoff et al. 2023): MNIST, Fashion-MNIST, digits"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments",
+        description="Train the protocols of this package inside compiled Brian2 networks.",
+    )
+    sub = parser.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
+    for name, (module_name, text) in PROTOCOLS.items():
+        module = importlib.import_module(module_name)
+        # Every option's help states its default itself (they depend on the preset).
+        p = sub.add_parser(name, help=text, description=(module.__doc__ or "").split("\n")[0])
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv=None) -> int:
+    from experiments.results import NotARunError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = args._module
+    try:
+        return int(module.main(args) or 0)
+    except (NotARunError,) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:
+        if type(err).__name__ == "ConfigError":
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        raise
+    except KeyboardInterrupt:
+        print("interrupted; resume with --resume <run folder>", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

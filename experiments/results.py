@@ -1,0 +1,312 @@
+"""Results folders: one directory per training run, shareable and resumable.
+
+Layout of ``results/<protocol>/<run-id>/``:
+
+``config.json``
+    Every parameter of the run, the seeds, and provenance: versions of Python, Brian2,
+    numpy and Elephant, the git commit of this package (and whether the working tree
+    had uncommitted changes), the simulation device and compiler, the command line.
+``metrics.jsonl``
+    One JSON object per line, one line per evaluation.
+``checkpoint.npz``
+    All learned state and the sample cursor (see :mod:`experiments.training`). Plain
+    ``numpy.savez`` arrays, read with ``allow_pickle=False``: nothing in a results folder
+    needs pickle, so a folder received from someone else can be opened safely.
+``log.txt``
+    Human-readable log of the run, appended to by every process that works on it.
+
+Every file except ``log.txt`` is replaced atomically (written to a temporary file in the
+same directory, flushed to disk, then renamed over the old one with :func:`os.replace`),
+so a run killed at any moment leaves either the old or the new version, never a torn one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "RunFolder",
+    "NotARunError",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "provenance",
+    "new_run_id",
+    "CONFIG_FILE",
+    "METRICS_FILE",
+    "CHECKPOINT_FILE",
+    "LOG_FILE",
+]
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINT_FILE = "checkpoint.npz"
+LOG_FILE = "log.txt"
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class NotARunError(ValueError):
+    """A path given as a run folder (e.g. to ``--resume``) is not one."""
+
+
+# --------------------------------------------------------------------------------------
+# Atomic writes
+# --------------------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path, payload: bytes) -> Path:
+    """Write ``payload`` to ``path`` atomically: temporary file in the same directory,
+    ``fsync``, then :func:`os.replace` (atomic on POSIX for paths on one file system)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_text(path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------
+# Provenance
+# --------------------------------------------------------------------------------------
+
+
+def _version(dist: str) -> str | None:
+    """Installed version of a distribution, without importing it (Elephant takes
+    seconds to import)."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git(*args) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=_REPO_ROOT, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def provenance(device: dict | None = None) -> dict:
+    """What produced a result: interpreter, library versions, code version, machine.
+
+    Parameters
+    ----------
+    device : dict, optional
+        Description of the simulation device (target, compiler flags, ...), stored as is.
+    """
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "python": platform.python_version(),
+        "brian2": _version("brian2"),
+        "numpy": np.__version__,
+        "elephant": _version("elephant"),
+        "tqdm": _version("tqdm"),
+        "git_commit": commit,
+        "git_dirty": None if status is None else bool(status),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "hostname": socket.gethostname(),
+        "cpu_count": os.cpu_count(),
+        "command": sys.argv,
+        "device": device or {},
+    }
+
+
+def new_run_id(label: str = "") -> str:
+    """``<label>-YYYYmmdd-HHMMSS`` (UTC); :meth:`RunFolder.create` adds ``-<k>`` when a
+    folder of that name already exists."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{label}-{stamp}" if label else stamp
+
+
+# --------------------------------------------------------------------------------------
+# The folder
+# --------------------------------------------------------------------------------------
+
+
+class RunFolder:
+    """One run's results directory.
+
+    Create a new one with :meth:`create`, open an existing one with :meth:`open` (which
+    checks that it is a run folder: ``config.json`` must be present and valid).
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"RunFolder('{self.path}')"
+
+    # -- paths ---------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT_FILE
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / LOG_FILE
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    # -- creation / opening ----------------------------------------------------------
+    @classmethod
+    def create(cls, root, protocol: str, config: dict, run_id: str | None = None,
+               device: dict | None = None, seeds: dict | None = None) -> "RunFolder":
+        """Make ``<root>/<protocol>/<run_id>/`` and write its ``config.json``.
+
+        Parameters
+        ----------
+        root : path
+            The results root (``--out``, default ``results``).
+        protocol : str
+            Protocol name, e.g. ``'desire'``.
+        config : dict
+            Every parameter of the run (JSON-serialisable).
+        run_id : str, optional
+            Default: :func:`new_run_id` with the protocol name.
+        device, seeds : dict, optional
+            Stored in ``config.json`` beside the parameters.
+        """
+        base = Path(root) / protocol
+        base.mkdir(parents=True, exist_ok=True)
+        run_id = run_id or new_run_id(protocol)
+        path, k = base / run_id, 1
+        while True:
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                k += 1
+                path = base / f"{run_id}-{k}"
+        folder = cls(path)
+        document = {
+            "protocol": protocol,
+            "run_id": folder.run_id,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "config": config,
+            "seeds": seeds or {},
+            "provenance": provenance(device),
+        }
+        atomic_write_text(folder.config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        return folder
+
+    @classmethod
+    def open(cls, path, protocol: str | None = None) -> "RunFolder":
+        """Open an existing run folder, checking that it is one.
+
+        Raises
+        ------
+        NotARunError
+            ``path`` is not a directory, has no readable ``config.json``, or belongs to
+            another protocol. The message says what was expected.
+        """
+        path = Path(path)
+        hint = ("pass the folder of an earlier run, e.g. results/desire/<run-id>, which "
+                f"holds {CONFIG_FILE} and {CHECKPOINT_FILE}")
+        if not path.is_dir():
+            raise NotARunError(f"--resume: '{path}' is not a directory; {hint}.")
+        folder = cls(path)
+        if not folder.config_path.is_file():
+            raise NotARunError(f"--resume: '{path}' is not a run folder (no {CONFIG_FILE}); {hint}.")
+        try:
+            document = folder.read_config()
+        except (OSError, ValueError) as err:
+            raise NotARunError(f"--resume: '{folder.config_path}' is unreadable ({err}); {hint}.") from None
+        if not isinstance(document, dict) or "config" not in document:
+            raise NotARunError(f"--resume: '{folder.config_path}' is not a run configuration; {hint}.")
+        if protocol is not None and document.get("protocol") != protocol:
+            raise NotARunError(
+                f"--resume: '{path}' is a run of protocol {document.get('protocol')!r}, "
+                f"not {protocol!r}; resume it with its own protocol."
+            )
+        return folder
+
+    # -- contents --------------------------------------------------------------------
+    def read_config(self) -> dict:
+        return json.loads(self.config_path.read_text())
+
+    def update_config(self, **fields) -> None:
+        """Replace top-level fields of ``config.json`` (atomically)."""
+        document = self.read_config()
+        document.update(fields)
+        atomic_write_text(self.config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+    def write_metrics(self, records: list[dict]) -> None:
+        """Rewrite ``metrics.jsonl`` from the full list of evaluations (atomically), so
+        that after a resume it holds exactly the evaluations the checkpoint knows."""
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        atomic_write_text(self.metrics_path, text)
+
+    def read_metrics(self) -> list[dict]:
+        if not self.metrics_path.is_file():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+
+    def log(self, message: str) -> None:
+        """Append a time-stamped line to ``log.txt``."""
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        with open(self.log_path, "a") as f:
+            f.write(f"{stamp} {message}\n")
+
+    def write_checkpoint(self, arrays: dict, meta: dict) -> Path:
+        """Write ``checkpoint.npz`` atomically: ``arrays`` (name -> numeric array) plus
+        ``meta`` (JSON-serialisable), stored as a JSON string under ``__meta__``."""
+        buffer = io.BytesIO()
+        payload = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
+        if "__meta__" in payload:
+            raise ValueError("'__meta__' is reserved for the checkpoint's metadata")
+        payload["__meta__"] = np.array(json.dumps(meta, sort_keys=True))
+        np.savez(buffer, **payload)
+        return atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+
+    def read_checkpoint(self) -> tuple[dict, dict]:
+        """``(arrays, meta)`` of ``checkpoint.npz`` (read without pickle)."""
+        if not self.checkpoint_path.is_file():
+            raise NotARunError(
+                f"--resume: '{self.path}' has no {CHECKPOINT_FILE} (the run stopped before "
+                "its first checkpoint); start a new run instead."
+            )
+        with np.load(self.checkpoint_path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files if name != "__meta__"}
+            meta = json.loads(str(data["__meta__"]))
+        return arrays, meta

@@ -1,0 +1,257 @@
+"""The training engine: compile once, train in chunks of samples, checkpoint, resume.
+
+A protocol (e.g. :class:`experiments.desire.DesireProtocol`) builds one Brian2 network
+for a fixed number of samples (the *chunk*) and compiles it once per architecture. The
+engine then trains by re-running that same binary with new ``run_args`` (DESIGN.md, "How
+training runs inside Brian2"): the chunk's stimuli, labels, random streams and learning
+rate, plus every learned variable (e.g. ``syn.w``), which it reads back after the run
+and passes into the next one. There is no Python loop over samples and no ``run()`` per
+sample; the last chunk of an epoch is padded by the protocol.
+
+After every chunk the engine writes an atomic checkpoint (``checkpoint.npz`` in the run's
+:class:`~experiments.results.RunFolder`): every learned variable, the epoch, the sample
+cursor within the epoch, the seeds, the training statistics and all metrics so far.
+Random streams are drawn by the protocol from ``(seed, epoch, chunk)``, never from a
+generator that lives across chunks, so a run resumed from a checkpoint repeats exactly
+the chunks it lost and ends with bit-identical weights (a test kills the command line
+with SIGKILL in mid-epoch and checks this).
+
+At the end of every epoch the engine evaluates on the protocol's evaluation split with
+learning off (the same binary; the protocol's ``eval_run_args`` gate learning) and
+appends one line to ``metrics.jsonl``.
+
+The protocol interface
+----------------------
+The engine needs these attributes and methods (duck-typed):
+
+``name`` (str), ``n_epochs``, ``chunk_size``, ``n_train``, ``n_eval`` (int),
+``seeds()`` -> dict,
+``compile()`` -> :class:`models.devices.CompiledNetwork` (selects the device, builds the
+network for ``chunk_size`` samples, compiles it),
+``learned_variables()`` -> ``{name: VariableView}``,
+``initial_state()`` -> ``{name: array}`` (the same names),
+``train_order(epoch)`` -> permutation of ``range(n_train)``,
+``train_run_args(epoch, chunk, samples)`` -> ``run_args`` without the learned state,
+``eval_run_args(samples)`` -> likewise, with learning off,
+``correct(split, samples)`` -> boolean array, one per sample of the last run,
+``learning_rate(epoch)`` -> float (recorded with the metrics).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from experiments.results import RunFolder
+
+__all__ = ["TrainingState", "Trainer", "CHECKPOINT_FORMAT"]
+
+#: Version of the checkpoint layout (stored in its metadata).
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class TrainingState:
+    """Where a run stands; saved in every checkpoint.
+
+    ``epoch`` counts completed epochs; ``cursor`` is the number of training samples of
+    epoch ``epoch`` already trained on (equal to ``n_train`` when the epoch's training is
+    done but its evaluation is not).
+    """
+
+    arrays: dict
+    epoch: int = 0
+    cursor: int = 0
+    samples_seen: int = 0
+    train_correct: int = 0
+    train_seen: int = 0
+    train_seconds: float = 0.0
+    metrics: list = field(default_factory=list)
+
+    def meta(self, protocol) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "protocol": protocol.name,
+            "epoch": self.epoch,
+            "cursor": self.cursor,
+            "samples_seen": self.samples_seen,
+            "train_correct": self.train_correct,
+            "train_seen": self.train_seen,
+            "train_seconds": self.train_seconds,
+            "metrics": self.metrics,
+            "seeds": protocol.seeds(),
+            "chunk_size": protocol.chunk_size,
+            "n_train": protocol.n_train,
+            "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    @classmethod
+    def from_checkpoint(cls, arrays: dict, meta: dict, protocol) -> "TrainingState":
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint format {meta.get('format')!r} is not "
+                             f"{CHECKPOINT_FORMAT}; it was written by another version")
+        for key, expected in (("protocol", protocol.name), ("chunk_size", protocol.chunk_size),
+                              ("n_train", protocol.n_train)):
+            if meta.get(key) != expected:
+                raise ValueError(
+                    f"the checkpoint's {key} ({meta.get(key)!r}) differs from this run's "
+                    f"({expected!r}); a run can only be resumed with its own configuration"
+                )
+        return cls(arrays=dict(arrays), epoch=int(meta["epoch"]), cursor=int(meta["cursor"]),
+                   samples_seen=int(meta["samples_seen"]),
+                   train_correct=int(meta["train_correct"]), train_seen=int(meta["train_seen"]),
+                   train_seconds=float(meta["train_seconds"]), metrics=list(meta["metrics"]))
+
+
+class Trainer:
+    """Runs a protocol's chunks, carries the learned state, checkpoints, evaluates.
+
+    Parameters
+    ----------
+    protocol
+        See the module docstring for the interface.
+    folder : RunFolder
+        Where the checkpoint, metrics and log go (``config.json`` must exist already).
+    progress : bool
+        Show a tqdm progress bar over training samples (with samples/s).
+    """
+
+    def __init__(self, protocol, folder: RunFolder, progress: bool = True):
+        self.protocol = protocol
+        self.folder = folder
+        self.progress = progress
+        self.handle = None
+        self.views = None
+        self.compile_seconds = None
+
+    # -- the learned state ---------------------------------------------------------------
+    def _state_args(self, state: TrainingState) -> dict:
+        return {self.views[name]: state.arrays[name] for name in self.views}
+
+    def _read_state(self) -> dict:
+        return {name: np.array(view[:]) for name, view in self.views.items()}
+
+    def checkpoint(self, state: TrainingState) -> None:
+        """Write checkpoint and metrics atomically (metrics from the checkpoint's list)."""
+        self.folder.write_checkpoint(state.arrays, state.meta(self.protocol))
+        self.folder.write_metrics(state.metrics)
+
+    # -- running ----------------------------------------------------------------------------
+    def compile(self):
+        if self.handle is None:
+            start = time.perf_counter()
+            self.handle = self.protocol.compile()
+            self.compile_seconds = time.perf_counter() - start
+            self.views = self.protocol.learned_variables()
+            self.folder.log(f"compiled in {self.compile_seconds:.1f} s "
+                            f"({getattr(self.handle, 'directory', None) or 'runtime'})")
+        return self.handle
+
+    def evaluate(self, split: str = "eval") -> float:
+        """Accuracy on the protocol's evaluation split with the current state (used
+        after :meth:`run`, or with ``state`` loaded; learning is off)."""
+        return self._evaluate(self._last_state)
+
+    def _evaluate(self, state: TrainingState) -> float:
+        p = self.protocol
+        n_correct = 0
+        for start in range(0, p.n_eval, p.chunk_size):
+            samples = np.arange(start, min(start + p.chunk_size, p.n_eval))
+            args = dict(p.eval_run_args(samples))
+            args.update(self._state_args(state))
+            self.handle.run(args)
+            n_correct += int(np.sum(p.correct("eval", samples)))
+        return n_correct / max(p.n_eval, 1)
+
+    def run(self, resume: bool = False) -> TrainingState:
+        """Train for the protocol's number of epochs (continuing from the checkpoint if
+        ``resume``); returns the final state. Evaluates after every epoch."""
+        p = self.protocol
+        if resume:
+            arrays, meta = self.folder.read_checkpoint()
+            state = TrainingState.from_checkpoint(arrays, meta, p)
+            self.folder.log(f"resumed at epoch {state.epoch}, sample {state.cursor} "
+                            f"({state.samples_seen} samples trained so far)")
+        else:
+            state = TrainingState(arrays=p.initial_state())
+            self.folder.log(f"new run: {p.n_epochs} epochs of {p.n_train} samples, "
+                            f"chunks of {p.chunk_size}, evaluation on {p.n_eval} samples")
+        self.compile()
+        missing = set(self.views) ^ set(state.arrays)
+        if missing:
+            raise ValueError(f"learned variables and state differ: {sorted(missing)}")
+        self._last_state = state
+
+        from tqdm.auto import tqdm
+
+        total = p.n_epochs * p.n_train
+        done = min(state.epoch * p.n_train + state.cursor, total)
+        bar = tqdm(total=total, initial=done, unit="sample", desc=p.name, disable=not self.progress,
+                   dynamic_ncols=True, smoothing=0.05)
+        try:
+            while state.epoch < p.n_epochs:
+                if state.cursor < p.n_train:
+                    self._train_chunk(state, bar)
+                else:
+                    self._end_epoch(state, bar)
+                self.checkpoint(state)
+        finally:
+            bar.close()
+        self.folder.log(f"finished: {state.epoch} epochs, {state.samples_seen} samples")
+        return state
+
+    def _train_chunk(self, state: TrainingState, bar) -> None:
+        p = self.protocol
+        order = p.train_order(state.epoch)
+        chunk = state.cursor // p.chunk_size
+        samples = order[state.cursor:state.cursor + p.chunk_size]
+        args = dict(p.train_run_args(state.epoch, chunk, samples))
+        args.update(self._state_args(state))
+        start = time.perf_counter()
+        self.handle.run(args)
+        state.arrays = self._read_state()
+        elapsed = time.perf_counter() - start
+        correct = int(np.sum(p.correct("train", samples)))
+        state.cursor += len(samples)
+        state.samples_seen += len(samples)
+        state.train_correct += correct
+        state.train_seen += len(samples)
+        state.train_seconds += elapsed
+        rate = len(samples) / elapsed if elapsed > 0 else float("nan")
+        bar.update(len(samples))
+        bar.set_postfix(epoch=state.epoch + 1, train_acc=f"{state.train_correct / state.train_seen:.3f}",
+                        refresh=False)
+        self.folder.log(f"epoch {state.epoch + 1} chunk {chunk}: {len(samples)} samples in "
+                        f"{elapsed:.2f} s ({rate:.1f} samples/s), training accuracy "
+                        f"{correct / len(samples):.4f}")
+
+    def _end_epoch(self, state: TrainingState, bar) -> None:
+        p = self.protocol
+        start = time.perf_counter()
+        accuracy = self._evaluate(state)
+        eval_seconds = time.perf_counter() - start
+        record = {
+            "epoch": state.epoch + 1,
+            "split": getattr(p, "eval_split", "eval"),
+            "accuracy": accuracy,
+            "n_eval": p.n_eval,
+            "train_accuracy": state.train_correct / max(state.train_seen, 1),
+            "learning_rate": p.learning_rate(state.epoch),
+            "samples_seen": state.samples_seen,
+            "train_seconds": state.train_seconds,
+            "train_samples_per_s": state.train_seen / state.train_seconds if state.train_seconds else None,
+            "eval_seconds": eval_seconds,
+            "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        state.metrics.append(record)
+        state.epoch += 1
+        state.cursor = 0
+        state.train_correct = state.train_seen = 0
+        state.train_seconds = 0.0
+        bar.set_postfix(epoch=state.epoch, acc=f"{accuracy:.4f}", refresh=True)
+        self.folder.log(f"epoch {record['epoch']}: {record['split']} accuracy {accuracy:.4f} "
+                        f"(training accuracy {record['train_accuracy']:.4f}, "
+                        f"{record['train_samples_per_s'] or 0:.1f} samples/s)")

@@ -1,0 +1,315 @@
+"""The training engine (experiments/training.py, experiments/results.py) and the desire
+command line: configuration errors stop before compiling, checkpoints are atomic, a run
+killed with SIGKILL in mid-epoch and resumed ends bit-identical to an uninterrupted one.
+
+The SIGKILL test runs the real command line (``python -m experiments desire --preset
+quick``) in subprocesses on the digits set; its first process compiles the network
+(~40 s on two cores), the others reuse the build from the session's cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments import desire
+from experiments.__main__ import main as cli_main
+from experiments.results import NotARunError, RunFolder, atomic_write_bytes
+from experiments.training import Trainer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------------------
+# Configuration errors: clear messages, before anything is compiled
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_compile(monkeypatch):
+    """Fail the test if anything tries to select a device or build."""
+    import models.devices as devices
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("compilation must not start for an invalid configuration")
+
+    monkeypatch.setattr(devices, "select_device", forbidden)
+    monkeypatch.setattr(devices, "build", forbidden)
+
+
+@pytest.mark.parametrize("overrides, fields", [
+    (dict(n_steps=4, error_margin=4), ["n_steps", "error_margin", "--steps"]),
+    (dict(n_steps=3), ["n_steps", "error_margin"]),
+    (dict(learning_rate=-1e-5), ["learning_rate", ">= 0"]),
+    (dict(dropout_hidden=1.0), ["dropout_hidden", "[0, 1)"]),
+    (dict(dropout_input=-0.1), ["dropout_input", "[0, 1)"]),
+    (dict(decay=1.5), ["decay", "(0, 1)"]),
+    (dict(chunk_size=0), ["chunk_size"]),
+    (dict(hidden=(100, -3)), ["hidden"]),
+])
+def test_invalid_config_names_field_and_fix(overrides, fields):
+    with pytest.raises(desire.ConfigError) as info:
+        desire.make_config("paper", "mnist", **overrides)
+    for text in fields:
+        assert text in str(info.value)
+
+
+@pytest.mark.parametrize("argv, fields", [
+    (["--steps", "4"], ["n_steps (T=4)", "error_margin (4)", "--steps", "--error-margin"]),
+    (["--lr", "-0.001"], ["learning_rate", ">= 0"]),
+    (["--dropout", "0.0", "1.2"], ["dropout_hidden", "[0, 1)"]),
+])
+def test_cli_rejects_bad_values_before_compiling(argv, fields, tmp_path, capsys, no_compile):
+    code = cli_main(["desire", "--preset", "quick", "--out", str(tmp_path), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    for text in fields:
+        assert text in err
+    assert not (tmp_path / "desire").exists(), "no results folder for a rejected run"
+
+
+def test_cli_data_dir_without_idx_files(tmp_path, capsys, no_compile):
+    empty = tmp_path / "nothing-here"
+    empty.mkdir()
+    code = cli_main(["desire", "--dataset", "mnist", "--data-dir", str(empty),
+                     "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "data_dir" in err and "train-images-idx3-ubyte.gz" in err
+    assert str(empty) in err and "--data-dir" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_resume_from_a_folder_that_is_not_a_run(tmp_path, capsys, no_compile):
+    (tmp_path / "some-folder").mkdir()
+    code = cli_main(["desire", "--resume", str(tmp_path / "some-folder")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--resume" in err and "not a run folder" in err and "config.json" in err
+    code = cli_main(["desire", "--resume", str(tmp_path / "missing")])
+    assert code == 2 and "not a directory" in capsys.readouterr().err
+
+
+def test_cli_resume_refuses_changed_settings(tmp_path, capsys, no_compile):
+    cfg = desire.make_config("quick")
+    folder = RunFolder.create(tmp_path, "desire", cfg.to_dict())
+    code = cli_main(["desire", "--resume", str(folder.path), "--lr", "0.1"])
+    assert code == 2
+    assert "--lr cannot change" in capsys.readouterr().err
+
+
+def test_help_documents_every_option_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["desire", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ["--preset", "--dataset", "--data-dir", "--epochs", "--resume", "--device",
+                   "--out", "--dropout", "--hidden", "--steps", "--lr", "--chunk-size",
+                   "--seed", "--no-progress"]:
+        assert option in text
+    assert text.count("default") >= 25
+    assert "1600 800" in text and "0.0 0.3" in text
+
+
+# --------------------------------------------------------------------------------------
+# Results folder and atomic checkpoints
+# --------------------------------------------------------------------------------------
+
+
+def test_checkpoint_roundtrip_without_pickle(tmp_path):
+    folder = RunFolder.create(tmp_path, "desire", {"a": 1}, seeds={"seed": 3})
+    arrays = {"w1": np.arange(6.0), "w2": np.ones((2, 3), dtype=np.float32)}
+    folder.write_checkpoint(arrays, {"epoch": 1, "cursor": 400, "metrics": [{"accuracy": 0.5}]})
+    with np.load(folder.checkpoint_path, allow_pickle=False) as data:
+        assert sorted(data.files) == ["__meta__", "w1", "w2"]
+    back, meta = folder.read_checkpoint()
+    assert meta == {"epoch": 1, "cursor": 400, "metrics": [{"accuracy": 0.5}]}
+    np.testing.assert_array_equal(back["w1"], arrays["w1"])
+    assert back["w2"].dtype == np.float32
+    document = json.loads(folder.config_path.read_text())
+    assert document["seeds"] == {"seed": 3}
+    for key in ["python", "brian2", "numpy", "elephant", "git_commit", "device"]:
+        assert key in document["provenance"]
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    folder = RunFolder.create(tmp_path, "desire", {})
+    folder.write_checkpoint({"w1": np.zeros(4)}, {"cursor": 1})
+    before = folder.checkpoint_path.read_bytes()
+
+    # A crash while the new file is being written...
+    def broken_savez(file, **arrays):
+        file.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError):
+        folder.write_checkpoint({"w1": np.ones(4)}, {"cursor": 2})
+    monkeypatch.undo()
+    # ...and one between writing and renaming.
+    import experiments.results as results
+
+    def broken_replace(src, dst):
+        raise OSError("killed before the rename")
+
+    monkeypatch.setattr(results.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        folder.write_checkpoint({"w1": np.ones(4)}, {"cursor": 2})
+    monkeypatch.undo()
+
+    assert folder.checkpoint_path.read_bytes() == before
+    arrays, meta = folder.read_checkpoint()
+    assert meta == {"cursor": 1} and not arrays["w1"].any()
+    leftovers = [p.name for p in folder.path.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    path = tmp_path / "x.json"
+    atomic_write_bytes(path, b"first version, long")
+    atomic_write_bytes(path, b"second")
+    assert path.read_bytes() == b"second"
+
+
+def test_open_rejects_other_protocol_and_missing_checkpoint(tmp_path):
+    folder = RunFolder.create(tmp_path, "plif", {"x": 1})
+    with pytest.raises(NotARunError, match="protocol 'plif'"):
+        RunFolder.open(folder.path, protocol="desire")
+    folder = RunFolder.create(tmp_path, "desire", {"x": 1})
+    with pytest.raises(NotARunError, match="no checkpoint.npz"):
+        RunFolder.open(folder.path, protocol="desire").read_checkpoint()
+
+
+# --------------------------------------------------------------------------------------
+# The engine in runtime mode: chunks, padding, checkpoints, metrics, resume
+# --------------------------------------------------------------------------------------
+
+
+def tiny_protocol(epochs=2, seed=0):
+    """A 16-6-3 network on 7 synthetic training images in chunks of 3 (the last chunk of
+    every epoch is padded), evaluated on 4 images, in runtime mode."""
+    rng = np.random.default_rng(11)
+    x = rng.uniform(0, 1, (11, 16))
+    x[x < 0.4] = 0
+    y = rng.integers(0, 3, 11)
+    cfg = desire.make_config("paper", "digits", hidden=(6,), chunk_size=3, epochs=epochs,
+                             learning_rate=5e-3, dropout_hidden=0.25, seed=seed,
+                             device="runtime")
+    return desire.DesireProtocol(cfg, data=(x[:7], y[:7], x[7:], y[7:]), n_classes=3)
+
+
+def test_engine_runs_chunks_checkpoints_and_metrics(tmp_path):
+    protocol = tiny_protocol()
+    folder = RunFolder.create(tmp_path, "desire", protocol.cfg.to_dict())
+    state = Trainer(protocol, folder, progress=False).run()
+    assert state.epoch == 2 and state.cursor == 0 and state.samples_seen == 14
+    metrics = folder.read_metrics()
+    assert [m["epoch"] for m in metrics] == [1, 2]
+    assert all(0 <= m["accuracy"] <= 1 and m["n_eval"] == 4 for m in metrics)
+    arrays, meta = folder.read_checkpoint()
+    assert meta["epoch"] == 2 and meta["metrics"] == metrics
+    assert sorted(arrays) == ["w1", "w2"]
+    initial = protocol.initial_state()
+    assert not np.array_equal(arrays["w1"], initial["w1"]), "training must change weights"
+    log = folder.log_path.read_text()
+    assert "chunk 2: 1 samples" in log  # 7 = 3 + 3 + 1 (padded to 3)
+
+
+def test_engine_resume_mid_epoch_is_bit_identical(tmp_path):
+    reference = RunFolder.create(tmp_path, "desire", {})
+    Trainer(tiny_protocol(), reference, progress=False).run()
+
+    # Interrupted after the first chunk of the second epoch: keep that checkpoint.
+    folder = RunFolder.create(tmp_path, "desire", {})
+    trainer = Trainer(tiny_protocol(), folder, progress=False)
+    original = trainer.checkpoint
+    saved = []
+
+    def checkpoint_and_stop(state):
+        original(state)
+        saved.append((state.epoch, state.cursor))
+        if (state.epoch, state.cursor) == (1, 3):
+            raise KeyboardInterrupt
+
+    trainer.checkpoint = checkpoint_and_stop
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run()
+    assert saved[-1] == (1, 3)
+
+    Trainer(tiny_protocol(), folder, progress=False).run(resume=True)
+    a, meta_a = reference.read_checkpoint()
+    b, meta_b = folder.read_checkpoint()
+    for name in a:
+        assert a[name].tobytes() == b[name].tobytes()
+    assert [m["accuracy"] for m in meta_a["metrics"]] == [m["accuracy"] for m in meta_b["metrics"]]
+
+
+# --------------------------------------------------------------------------------------
+# The command line, killed with SIGKILL in mid-epoch and resumed
+# --------------------------------------------------------------------------------------
+
+
+def _cli(args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "experiments", "desire", *args], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            **kwargs)
+
+
+def _finish(proc, timeout=600):
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_sigkill_in_mid_epoch_then_resume_is_bit_identical(tmp_path):
+    args = ["--preset", "quick", "--epochs", "2", "--seed", "5", "--no-progress"]
+    killed_out = tmp_path / "killed"
+    proc = _cli([*args, "--out", str(killed_out)])
+    deadline = time.monotonic() + 600
+    checkpoint = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = list(killed_out.glob("desire/*/checkpoint.npz"))
+        if found:
+            checkpoint = found[0]
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.communicate(timeout=60)
+    assert checkpoint is not None, "no checkpoint appeared before the run ended"
+    assert proc.returncode == -signal.SIGKILL
+    run = checkpoint.parent
+    _, meta = RunFolder(run).read_checkpoint()
+    assert meta["epoch"] == 0 and 0 < meta["cursor"] < meta["n_train"], meta
+
+    resumed = _finish(_cli(["--resume", str(run), "--no-progress"]))
+    assert "accuracy" in resumed
+    assert "resumed at epoch 0" in (run / "log.txt").read_text()
+
+    fresh_out = tmp_path / "fresh"
+    _finish(_cli([*args, "--out", str(fresh_out)]))
+    (fresh,) = list(fresh_out.glob("desire/*"))
+
+    a, meta_a = RunFolder(run).read_checkpoint()
+    b, meta_b = RunFolder(fresh).read_checkpoint()
+    assert meta_a["epoch"] == meta_b["epoch"] == 2
+    assert sorted(a) == sorted(b) == ["w1", "w2", "w3"]
+    for name in a:
+        assert a[name].tobytes() == b[name].tobytes(), f"{name} differs after resume"
+    keys = ("epoch", "accuracy", "train_accuracy", "samples_seen")
+    assert [{k: m[k] for k in keys} for m in meta_a["metrics"]] == \
+           [{k: m[k] for k in keys} for m in meta_b["metrics"]]
+    assert len(RunFolder(run).read_metrics()) == 2
+
+    # Stale run_args files do not pile up in the build directory: after many runs only
+    # the last run's arrays (and their locks) are left.
+    cache = Path(os.environ["SNN_BUILD_CACHE"])
+    for slot in cache.glob("cpp-*"):
+        inits = [p.name for p in (slot / "static_arrays").glob("init_*") if not p.name.endswith(".lock")]
+        assert len(inits) <= 8, inits
