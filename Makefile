@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) -m figures library --dataset digits --out figures/out
+	$(PY) -m experiments desire --preset quick --out results
 
 test: $(STAMP)
 	$(PY) -m pytest
