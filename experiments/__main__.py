@@ -39,20 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from experiments.results import NotARunError
+    from experiments.training import ConfigurationError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     module = args._module
     try:
         return int(module.main(args) or 0)
-    except (NotARunError,) as err:
+    except (ConfigurationError, NotARunError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except ValueError as err:
-        if type(err).__name__ == "ConfigError":
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        raise
     except KeyboardInterrupt:
         print("interrupted; resume with --resume <run folder>", file=sys.stderr)
         return 130

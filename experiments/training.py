@@ -47,10 +47,17 @@ import numpy as np
 
 from experiments.results import RunFolder
 
-__all__ = ["TrainingState", "Trainer", "CHECKPOINT_FORMAT"]
+__all__ = ["TrainingState", "Trainer", "ConfigurationError", "CHECKPOINT_FORMAT"]
 
 #: Version of the checkpoint layout (stored in its metadata).
 CHECKPOINT_FORMAT = 1
+
+
+class ConfigurationError(ValueError):
+    """A run's configuration or data cannot work; raised before anything is compiled.
+
+    Protocols subclass it; the command line prints the message (which names the field
+    and the fix) and exits with status 2."""
 
 
 @dataclass
@@ -150,12 +157,10 @@ class Trainer:
                             f"({getattr(self.handle, 'directory', None) or 'runtime'})")
         return self.handle
 
-    def evaluate(self, split: str = "eval") -> float:
-        """Accuracy on the protocol's evaluation split with the current state (used
-        after :meth:`run`, or with ``state`` loaded; learning is off)."""
-        return self._evaluate(self._last_state)
-
-    def _evaluate(self, state: TrainingState) -> float:
+    def evaluate(self, state: TrainingState) -> float:
+        """Accuracy on the protocol's evaluation split with the learned state of ``state``
+        (learning off; compiles first if needed)."""
+        self.compile()
         p = self.protocol
         n_correct = 0
         for start in range(0, p.n_eval, p.chunk_size):
@@ -183,7 +188,6 @@ class Trainer:
         missing = set(self.views) ^ set(state.arrays)
         if missing:
             raise ValueError(f"learned variables and state differ: {sorted(missing)}")
-        self._last_state = state
 
         from tqdm.auto import tqdm
 
@@ -231,7 +235,7 @@ class Trainer:
     def _end_epoch(self, state: TrainingState, bar) -> None:
         p = self.protocol
         start = time.perf_counter()
-        accuracy = self._evaluate(state)
+        accuracy = self.evaluate(state)
         eval_seconds = time.perf_counter() - start
         record = {
             "epoch": state.epoch + 1,

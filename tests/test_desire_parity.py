@@ -100,8 +100,12 @@ def brian_run(target, full_desires, record=True):
 
 
 @pytest.fixture(scope="module")
-def cpp_result():
-    return brian_run("cpp", full_desires=True)
+def cpp_result(session_build_cache):
+    # Module-scoped, so it runs before the per-test fixture that points the build cache
+    # at the session's directory: do that here.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SNN_BUILD_CACHE", str(session_build_cache))
+        return brian_run("cpp", full_desires=True)
 
 
 def test_spikes_desires_and_weights_match_reference_after_every_sample(cpp_result):
