@@ -13,7 +13,7 @@ files the digits set is used (64 inputs).
 
 The machine is shared in many settings (CI, a laptop): the load average before and after
 is recorded with every measurement, and the median over chunks is the number to quote.
-Results are printed and written as JSON (default ``benchmarks/results/desire_throughput.json``).
+Results are printed and written as JSON (default ``benchmarks/measurements/desire_throughput.json``).
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ def main(argv=None):
                              "setting); default: untrained weights")
     parser.add_argument("--profile", action="store_true",
                         help="Brian2 profiling (time per code object); default: off")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "desire_throughput.json"),
-                        help="JSON output; default: benchmarks/results/desire_throughput.json")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "measurements" / "desire_throughput.json"),
+                        help="JSON output; default: benchmarks/measurements/desire_throughput.json")
     args = parser.parse_args(argv)
 
     hidden_sets = [tuple(int(h) for h in spec.split(",")) for spec in args.hidden]

@@ -54,8 +54,8 @@ cache root (``cache_dir`` argument, else ``$SNN_BUILD_CACHE``, else
    Brian2CUDA's code generation orders a spike monitor's kernel arguments by Python
    set iteration, which differs between processes, so the same CUDA network gets a
    different hash in each process; the seeded slot recompiles only that file. After a
-   header or makefile change, CUDA slots are rebuilt fully, as Brian2CUDA's makefile
-   has no header dependencies.)
+   header or makefile change a seeded slot is rebuilt fully, for both targets: neither
+   makefile tracks header dependencies reliably, and stale objects would be linked.)
 5. Only files whose content differs from the slot's are copied (unchanged files keep
    their modification time, so ``make`` recompiles only what changed); files in the
    slot's ``static_arrays/`` that the new build does not have (stale ``init_*`` files
@@ -1080,9 +1080,11 @@ def _build_standalone(
         try:
             donor = _seed_from_donor(root, selection.target, slot, structure)
             copied = _sync_into_slot(staging, slot)
-            # Brian2CUDA's makefile has no header dependencies and does not make objects
-            # depend on the makefile: after such a change in a seeded slot, rebuild all.
-            if donor is not None and selection.target == "cuda" and any(
+            # Neither makefile tracks headers reliably (Brian2CUDA's has no header
+            # dependencies; Brian2's .d files name "x.o" instead of "code_objects/x.o",
+            # so objects.h changes, e.g. a dtype, never rebuild code objects): after
+            # such a change in a seeded slot, rebuild all rather than link stale objects.
+            if donor is not None and any(
                 _HEADER.search(rel) or rel == "makefile" for rel in copied
             ):
                 _invalidate_objects(slot)
