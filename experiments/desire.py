@@ -116,6 +116,7 @@ from brian2 import (
     EventMonitor,
     Network,
     NeuronGroup,
+    PopulationRateMonitor,
     SpikeMonitor,
     StateMonitor,
     Subgroup,
@@ -563,6 +564,7 @@ d : 1              # desire sum from the layer above
 desire : 1         # ternary desire: +1 spike more, -1 spike less, 0 leave alone
 g : 1              # signed learning rate of the incoming weights: lr * desire * keep
 bsig : 1           # sent down the backward pass: eps * desire * keep
+err_acc : 1        # sum over this run's samples of bsig**2 (the layer error, see below)
 keep : 1           # dropout mask of the current sample (1 kept, 0 dropped)
 learn_all : 1 (constant)  # 1: learn event for every neuron; 0: only for those that spiked
 has_out : 1 (constant)    # 1 for layers with outgoing weights (hidden layers)
@@ -613,6 +615,10 @@ desire = (2 * int(d > 0) - 1) * int(abs(d) >= theta_hid)
 g = lr * desire * keep
 bsig = abs(int(d > 0) - n_spikes / N_star) * desire * keep
 """
+# The layer error of a sample: the squared distance of a neuron's count (as a fraction
+# of N*) to what its desire asks for (N* spikes for +1, none for -1), zero without a
+# desire or when dropped; summed at every boundary but the first (no sample ended there).
+ERROR_SUM = f"err_acc += bsig**2 * int({BOUNDARY}) * int(t > 0.5 * dt)\n"
 
 LEARN_EVENT = f"{BOUNDARY} and has_out > 0.5 and (learn_all > 0.5 or n_spikes > 0)"
 INPUT_LEARN_EVENT = f"{BOUNDARY} and (n_events > 0 or prev0 + prev1 + dense > 0.5)"
@@ -680,6 +686,8 @@ class DesireNetwork:
         Keep-masks of the input layer and of all hidden and output neurons (one row
         per sample), present when the input or the hidden layers have dropout.
     output_spikes : SpikeMonitor
+    layer_rates : list of PopulationRateMonitor
+        Fraction of each non-input layer's neurons spiking in every step.
     spikes, desires, weights : lists of monitors (only with ``record=True``)
         Spikes of every layer (the input layer's as the pixels fire them, dropout
         applied), desires of all hidden and output neurons and all weights, the last two
@@ -700,6 +708,7 @@ class DesireNetwork:
     input_mask: TimedArray | None
     layers_mask: TimedArray | None
     output_spikes: SpikeMonitor
+    layer_rates: list = field(default_factory=list)
     spikes: list = field(default_factory=list)
     desires: list = field(default_factory=list)
     weights: list = field(default_factory=list)
@@ -735,7 +744,7 @@ class DesireNetwork:
         images : array (n <= n_samples, n_pixels)
             Pixel rows in [0, 1]; padded with blank images to the compiled chunk size.
         labels : array of int, optional
-            One per image (padded with 0).
+            One per image (padded with -1).
         weights_flat : list of arrays, optional
             Weights in synapse order (see :meth:`weights_to_flat`).
         lr : float
@@ -755,7 +764,9 @@ class DesireNetwork:
         args = {self.pixels: padded}
         args[self.input_mode] = input_modes(padded, self.n_steps)
         if labels is not None:
-            lab = np.zeros(self.n_samples)
+            # Padding samples get label -1: no output neuron is theirs, so with no spikes
+            # (blank images) they have no error and no desire.
+            lab = np.full(self.n_samples, -1.0)
             lab[:n] = labels
             args[self.label] = lab
         if weights_flat is not None:
@@ -797,6 +808,32 @@ class DesireNetwork:
         counts = np.zeros((self.n_samples, self.sizes[-1]), dtype=np.int64)
         np.add.at(counts, (sample[keep], idx[keep]), 1)
         return counts
+
+    def layer_spike_counts(self) -> np.ndarray:
+        """Spikes of every non-input layer per sample of the last run, ``(n_samples,
+        n_layers)`` (summed over the layer's neurons, from ``layer_rates``)."""
+        steps = self.n_samples * self.n_steps
+        out = np.zeros((self.n_samples, len(self.layers)))
+        for k, (monitor, lay) in enumerate(zip(self.layer_rates, self.layers)):
+            per_step = np.asarray(monitor.rate_[:steps]) * len(lay) * float(self.dt)
+            out[:, k] = np.rint(per_step).reshape(self.n_samples, self.n_steps).sum(axis=1)
+        return out
+
+    def layer_errors(self) -> np.ndarray:
+        """Sum over the last run's samples and each layer's neurons of ``bsig**2``: per
+        non-input layer, the summed squared distance of counts to desires."""
+        acc = np.asarray(self.group.err_acc[:])
+        bounds = np.cumsum((0,) + self.sizes[1:])
+        return np.array([acc[a:b].sum() for a, b in zip(bounds[:-1], bounds[1:])])
+
+    def output_raster(self, sample: int) -> np.ndarray:
+        """Output spikes of one sample of the last run, bool ``(n_steps, n_classes)``."""
+        steps, idx = self.spike_steps(self.output_spikes)
+        first = sample * self.n_steps
+        mine = (steps >= first) & (steps < first + self.n_steps)
+        raster = np.zeros((self.n_steps, self.sizes[-1]), dtype=bool)
+        raster[steps[mine] - first, idx[mine]] = True
+        return raster
 
     # -- recordings (record=True) ----------------------------------------------------------
     def recorded_spikes(self) -> list:
@@ -949,7 +986,7 @@ def build_network(sizes, n_samples: int, cfg: DesireConfig | None = None, *,
 
     out = layers[-1]
     out.namespace["label"] = label
-    out.run_regularly(OUTPUT_DESIRE + (CLEAR_CONSTANT_INPUT if n_layers == 1 else ""),
+    out.run_regularly(OUTPUT_DESIRE + ERROR_SUM + (CLEAR_CONSTANT_INPUT if n_layers == 1 else ""),
                       when="start", order=1, name=f"{name}_out_desire")
 
     # -- weight layers ---------------------------------------------------------------------
@@ -973,7 +1010,7 @@ def build_network(sizes, n_samples: int, cfg: DesireConfig | None = None, *,
         syn.learn.when = "start"
         syn.learn.order = order
         if level >= 2:
-            code = HIDDEN_DESIRE + (CLEAR_CONSTANT_INPUT if level == 2 else "")
+            code = HIDDEN_DESIRE + ERROR_SUM + (CLEAR_CONSTANT_INPUT if level == 2 else "")
             pre.run_regularly(code, when="start", order=order + 1, name=f"{pre.name}_desire")
         syns.append(syn)
 
@@ -981,7 +1018,10 @@ def build_network(sizes, n_samples: int, cfg: DesireConfig | None = None, *,
     # Spike monitors run right after their group's threshold (by default they would run
     # in 'thresholds' and see the previous step's spikes of these groups).
     output_spikes = SpikeMonitor(out, when="after_synapses", order=1, name=f"{name}_out_spikes")
-    objects = [inp, group, *syns, output_spikes]
+    # Spikes per step of every layer (a few numbers per step): firing rates per class.
+    # They run in 'end', where the spikes of this step's threshold are still in place.
+    layer_rates = [PopulationRateMonitor(lay, name=f"{lay.name}_rate") for lay in layers]
+    objects = [inp, group, *syns, output_spikes, *layer_rates]
     spikes, desires, weights = [], [], []
     if record:
         spikes = [EventMonitor(inp, "input_spike", name=f"{name}_in_spikes")]
@@ -998,8 +1038,9 @@ def build_network(sizes, n_samples: int, cfg: DesireConfig | None = None, *,
         objects += spikes[:-1] + desires + weights
     net = Network(*objects, name=name)
     return DesireNetwork(net, sizes, pixels, inp, group, layers, syns, label, input_mode,
-                         input_mask, layers_mask, output_spikes, spikes, desires, weights,
-                         n_samples, cfg.n_steps, dt)
+                         input_mask, layers_mask, output_spikes, layer_rates=layer_rates,
+                         spikes=spikes, desires=desires, weights=weights,
+                         n_samples=n_samples, n_steps=cfg.n_steps, dt=dt)
 
 
 # ======================================================================================
@@ -1151,6 +1192,74 @@ class DesireProtocol:
         labels = (self.y_train if split == "train" else self.y_eval)[np.asarray(samples)]
         counts = self.net.output_counts()[:len(labels)]
         return correct_predictions(counts, labels)
+
+    # -- statistics and recordings (see experiments.training) ----------------------------
+    def chunk_statistics(self, split: str, samples) -> dict:
+        """Additive statistics of the last run: summed layer errors, spikes per layer
+        and class, samples per class. Padding samples add nothing (no spikes, no error)."""
+        samples = np.asarray(samples)
+        labels = (self.y_train if split == "train" else self.y_eval)[samples].astype(int)
+        n_classes = self.sizes[-1]
+        spikes = self.net.layer_spike_counts()[:len(samples)]        # (n, n_layers)
+        per_class = np.zeros((len(self.net.layers), n_classes))
+        np.add.at(per_class.T, labels, spikes)
+        if split == "eval":
+            self._record_rasters(samples, labels)
+        return {
+            "error_sum": self.net.layer_errors(),
+            "spikes_per_class": per_class,
+            "samples_per_class": np.bincount(labels, minlength=n_classes).astype(float),
+        }
+
+    def epoch_metrics(self, split: str, sums: dict) -> dict:
+        """Per non-input layer (hidden layers first, output last):
+
+        ``layer_error``: mean over samples and the layer's neurons of
+        ``[desire != 0] * keep * (target - c/N*)**2``, target 1 for desire +1 and 0 for
+        -1 (eps squared, in the paper's terms). With ``full_desires=False`` the silent
+        neurons of the first hidden layer have no desire computed and add 0.
+        ``rate_per_class``: spikes per neuron and time step, averaged over the samples
+        of each class (dimensionless, in [0, 1]; one step is ``dt_ms`` of model time).
+        """
+        n_samples = sums["samples_per_class"].sum()
+        layer_sizes = np.array(self.sizes[1:], dtype=float)
+        per_class = sums["samples_per_class"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates = sums["spikes_per_class"] / (layer_sizes[:, None] * self.cfg.n_steps
+                                                * per_class[None, :])
+        rates = np.where(per_class[None, :] > 0, rates, np.nan)
+        error = sums["error_sum"] / (layer_sizes * max(n_samples, 1))
+        return {
+            "layer_error": [float(e) for e in error],
+            "rate_per_class": [[None if np.isnan(r) else float(r) for r in row] for row in rates],
+        }
+
+    def begin_evaluation(self) -> None:
+        self._rasters = {}
+
+    def _record_rasters(self, samples, labels) -> None:
+        """Keep the output raster of the first evaluation image of every class."""
+        rasters = getattr(self, "_rasters", None)
+        if rasters is None:
+            rasters = self._rasters = {}
+        for k, (index, label) in enumerate(zip(samples, labels)):
+            if label not in rasters:
+                rasters[int(label)] = (int(index), self.net.output_raster(k))
+
+    def evaluation_recording(self) -> dict | None:
+        """Output spike rasters of one evaluation image per class (the first of each):
+        ``output_raster`` bool ``(n_classes_seen, n_steps, n_outputs)``, ``label`` and
+        ``sample`` (index in the evaluation split) per raster, ``n_star``."""
+        rasters = getattr(self, "_rasters", None)
+        if not rasters:
+            return None
+        labels = sorted(rasters)
+        return {
+            "output_raster": np.stack([rasters[c][1] for c in labels]),
+            "label": np.array(labels, dtype=np.int64),
+            "sample": np.array([rasters[c][0] for c in labels], dtype=np.int64),
+            "n_star": np.array(self.cfg.n_star),
+        }
 
 
 # ======================================================================================

@@ -53,6 +53,7 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_FILE = "checkpoint.npz"
 LOG_FILE = "log.txt"
+RECORDINGS_DIR = "recordings"
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -185,6 +186,10 @@ class RunFolder:
         return self.path / LOG_FILE
 
     @property
+    def recordings_path(self) -> Path:
+        return self.path / RECORDINGS_DIR
+
+    @property
     def run_id(self) -> str:
         return self.path.name
 
@@ -310,3 +315,28 @@ class RunFolder:
             arrays = {name: data[name] for name in data.files if name != "__meta__"}
             meta = json.loads(str(data["__meta__"]))
         return arrays, meta
+
+    # -- recordings -------------------------------------------------------------------
+    def write_recording(self, name: str, arrays: dict) -> Path:
+        """Write ``recordings/<name>.npz`` atomically (numeric arrays, no pickle)."""
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"invalid recording name {name!r}")
+        buffer = io.BytesIO()
+        np.savez(buffer, **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
+        self.recordings_path.mkdir(exist_ok=True)
+        return atomic_write_bytes(self.recordings_path / f"{name}.npz", buffer.getvalue())
+
+    def read_recording(self, name: str) -> dict:
+        """Arrays of ``recordings/<name>.npz`` (read without pickle)."""
+        path = self.recordings_path / f"{name}.npz"
+        if not path.is_file():
+            available = ", ".join(self.recording_names()) or "none"
+            raise FileNotFoundError(f"'{path}' does not exist; recordings of this run: {available}")
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    def recording_names(self) -> list[str]:
+        """Names of the run's recordings, sorted."""
+        if not self.recordings_path.is_dir():
+            return []
+        return sorted(p.stem for p in self.recordings_path.glob("*.npz"))

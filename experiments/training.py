@@ -35,6 +35,18 @@ network for ``chunk_size`` samples, compiles it),
 ``eval_run_args(samples)`` -> likewise, with learning off,
 ``correct(split, samples)`` -> boolean array, one per sample of the last run,
 ``learning_rate(epoch)`` -> float (recorded with the metrics).
+
+Optional, for statistics beyond accuracy:
+
+``chunk_statistics(split, samples)`` -> ``{name: array}`` of the last run, *additive*
+over chunks (sums and counts); the engine sums them over an epoch's training chunks
+(keeping the running sums in the checkpoint, so a resumed epoch reports the same
+numbers) and over an evaluation,
+``epoch_metrics(split, sums)`` -> JSON-serialisable dict added to the epoch's metrics
+line (training entries get the prefix ``train_``),
+``begin_evaluation()`` and ``evaluation_recording()`` -> ``{name: array}`` or ``None``:
+arrays collected during an evaluation (e.g. spike rasters of chosen samples), written
+to ``recordings/epoch-NNNN.npz`` of the run folder.
 """
 
 from __future__ import annotations
@@ -51,6 +63,8 @@ __all__ = ["TrainingState", "Trainer", "ConfigurationError", "CHECKPOINT_FORMAT"
 
 #: Version of the checkpoint layout (stored in its metadata).
 CHECKPOINT_FORMAT = 1
+#: Checkpoint arrays with this prefix are running training statistics, not learned state.
+_STATS_PREFIX = "stats."
 
 
 class ConfigurationError(ValueError):
@@ -77,6 +91,7 @@ class TrainingState:
     train_seen: int = 0
     train_seconds: float = 0.0
     metrics: list = field(default_factory=list)
+    train_stats: dict = field(default_factory=dict)
 
     def meta(self, protocol) -> dict:
         return {
@@ -107,10 +122,27 @@ class TrainingState:
                     f"the checkpoint's {key} ({meta.get(key)!r}) differs from this run's "
                     f"({expected!r}); a run can only be resumed with its own configuration"
                 )
-        return cls(arrays=dict(arrays), epoch=int(meta["epoch"]), cursor=int(meta["cursor"]),
+        learned = {k: v for k, v in arrays.items() if not k.startswith(_STATS_PREFIX)}
+        stats = {k[len(_STATS_PREFIX):]: v for k, v in arrays.items()
+                 if k.startswith(_STATS_PREFIX)}
+        return cls(arrays=learned, epoch=int(meta["epoch"]), cursor=int(meta["cursor"]),
                    samples_seen=int(meta["samples_seen"]),
                    train_correct=int(meta["train_correct"]), train_seen=int(meta["train_seen"]),
-                   train_seconds=float(meta["train_seconds"]), metrics=list(meta["metrics"]))
+                   train_seconds=float(meta["train_seconds"]), metrics=list(meta["metrics"]),
+                   train_stats=stats)
+
+    def checkpoint_arrays(self) -> dict:
+        """Learned variables plus the epoch's running training statistics."""
+        arrays = dict(self.arrays)
+        arrays.update({_STATS_PREFIX + k: v for k, v in self.train_stats.items()})
+        return arrays
+
+
+def _accumulate(sums: dict, stats: dict | None) -> None:
+    """Add one chunk's additive statistics to the running sums (in place)."""
+    for name, value in (stats or {}).items():
+        value = np.asarray(value, dtype=np.float64)
+        sums[name] = sums[name] + value if name in sums else value.copy()
 
 
 class Trainer:
@@ -133,6 +165,7 @@ class Trainer:
         self.handle = None
         self.views = None
         self.compile_seconds = None
+        self.eval_stats = {}
 
     # -- the learned state ---------------------------------------------------------------
     def _state_args(self, state: TrainingState) -> dict:
@@ -143,7 +176,7 @@ class Trainer:
 
     def checkpoint(self, state: TrainingState) -> None:
         """Write checkpoint and metrics atomically (metrics from the checkpoint's list)."""
-        self.folder.write_checkpoint(state.arrays, state.meta(self.protocol))
+        self.folder.write_checkpoint(state.checkpoint_arrays(), state.meta(self.protocol))
         self.folder.write_metrics(state.metrics)
 
     # -- running ----------------------------------------------------------------------------
@@ -163,13 +196,25 @@ class Trainer:
         self.compile()
         p = self.protocol
         n_correct = 0
+        self.eval_stats = {}
+        if hasattr(p, "begin_evaluation"):
+            p.begin_evaluation()
         for start in range(0, p.n_eval, p.chunk_size):
             samples = np.arange(start, min(start + p.chunk_size, p.n_eval))
             args = dict(p.eval_run_args(samples))
             args.update(self._state_args(state))
             self.handle.run(args)
             n_correct += int(np.sum(p.correct("eval", samples)))
+            _accumulate(self.eval_stats, self._statistics("eval", samples))
         return n_correct / max(p.n_eval, 1)
+
+    def _statistics(self, split: str, samples) -> dict | None:
+        method = getattr(self.protocol, "chunk_statistics", None)
+        return method(split, samples) if method is not None else None
+
+    def _epoch_metrics(self, split: str, sums: dict) -> dict:
+        method = getattr(self.protocol, "epoch_metrics", None)
+        return dict(method(split, sums)) if method is not None and sums else {}
 
     def run(self, resume: bool = False) -> TrainingState:
         """Train for the protocol's number of epochs (continuing from the checkpoint if
@@ -219,6 +264,7 @@ class Trainer:
         state.arrays = self._read_state()
         elapsed = time.perf_counter() - start
         correct = int(np.sum(p.correct("train", samples)))
+        _accumulate(state.train_stats, self._statistics("train", samples))
         state.cursor += len(samples)
         state.samples_seen += len(samples)
         state.train_correct += correct
@@ -250,9 +296,16 @@ class Trainer:
             "eval_seconds": eval_seconds,
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
+        record.update(self._epoch_metrics(record["split"], self.eval_stats))
+        record.update({f"train_{k}": v
+                       for k, v in self._epoch_metrics("train", state.train_stats).items()})
+        recording = getattr(p, "evaluation_recording", lambda: None)()
+        if recording:
+            self.folder.write_recording(f"epoch-{state.epoch + 1:04d}", recording)
         state.metrics.append(record)
         state.epoch += 1
         state.cursor = 0
+        state.train_stats = {}
         state.train_correct = state.train_seen = 0
         state.train_seconds = 0.0
         bar.set_postfix(epoch=state.epoch, acc=f"{accuracy:.4f}", refresh=True)

@@ -83,7 +83,8 @@ def brian_run(target, full_desires, record=True):
                                name="parity")
     handle = build(net.network, net.duration, compile_only=True)
     flat = desire.weights_to_flat(weights)
-    result = {"spikes": [], "desires": [], "weights": [], "masks": [], "final": None}
+    result = {"spikes": [], "desires": [], "weights": [], "masks": [], "final": None,
+              "errors": [], "layer_spikes": []}
     gains = (1 / (1 - P_IN), 1 / (1 - P_HID))
     for chunk in range(N_SAMPLES // CHUNK):
         rows = slice(chunk * CHUNK, (chunk + 1) * CHUNK)
@@ -91,6 +92,8 @@ def brian_run(target, full_desires, record=True):
         handle.run(net.run_args(x[rows], labels[rows], flat, lr=LR, masks=masks, gains=gains))
         flat = [np.array(syn.w[:]) for syn in net.synapses]
         result["masks"] += per_sample
+        result["errors"].append(net.layer_errors())
+        result["layer_spikes"].append(net.layer_spike_counts())
         if record:
             result["spikes"] += [[layer[k] for layer in net.recorded_spikes()] for k in range(CHUNK)]
             result["desires"] += [[layer[k] for layer in net.recorded_desires()] for k in range(CHUNK)]
@@ -130,6 +133,29 @@ def test_spikes_desires_and_weights_match_reference_after_every_sample(cpp_resul
         np.testing.assert_array_equal(w_final, w_rec)
     # Learning did change the weights noticeably (so the comparison means something).
     assert max(np.abs(a - b).max() for a, b in zip(after[-1], weights)) > 0.05
+
+
+def test_layer_errors_and_spike_counts_match_reference(cpp_result):
+    """The statistics the engine logs per epoch: per layer, the summed squared distance
+    of counts to desires, sum over samples and neurons of |desire| keep (target - c/N*)^2
+    with target 1 for desire +1 and 0 for -1, and the spikes per sample, from the
+    reference's spikes, desires and masks."""
+    x, labels, weights, got = cpp_result
+    spikes, desires_ref, _ = reference_run(x, labels, weights, got["masks"])
+    n_star = 20 - 4
+    for chunk in range(N_SAMPLES // CHUNK):
+        expected = np.zeros(len(SIZES) - 1)
+        for k in range(chunk * CHUNK, (chunk + 1) * CHUNK):
+            for level in range(1, len(SIZES)):
+                d = desires_ref[k][level - 1]
+                c = spikes[k][level].sum(axis=0)
+                keep = got["masks"][k][level]
+                expected[level - 1] += np.sum(np.abs(d) * keep * ((d > 0) - c / n_star) ** 2)
+        assert expected.min() > 0.1, "every layer must have desires"
+        np.testing.assert_allclose(got["errors"][chunk], expected, rtol=1e-12)
+        counts = np.array([[spikes[k][level].sum() for level in range(1, len(SIZES))]
+                           for k in range(chunk * CHUNK, (chunk + 1) * CHUNK)])
+        np.testing.assert_array_equal(got["layer_spikes"][chunk], counts)
 
 
 def test_dense_and_sparse_input_modes_both_used(cpp_result):

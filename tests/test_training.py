@@ -220,6 +220,31 @@ def test_engine_runs_chunks_checkpoints_and_metrics(tmp_path):
     assert not np.array_equal(arrays["w1"], initial["w1"]), "training must change weights"
     log = folder.log_path.read_text()
     assert "chunk 2: 1 samples" in log  # 7 = 3 + 3 + 1 (padded to 3)
+    # Per-layer statistics of training and evaluation, and one raster per class seen.
+    for m in metrics:
+        for key in ("layer_error", "train_layer_error"):
+            assert len(m[key]) == 2 and all(e >= 0 for e in m[key])
+        assert len(m["rate_per_class"]) == 2 and all(len(r) == 3 for r in m["rate_per_class"])
+    assert metrics[0]["train_layer_error"][-1] > 0, "untrained outputs miss their desire"
+    assert folder.recording_names() == ["epoch-0001", "epoch-0002"]
+    rec = folder.read_recording("epoch-0002")
+    eval_labels = protocol.y_eval
+    classes = sorted(set(eval_labels.tolist()))
+    assert rec["label"].tolist() == classes
+    assert rec["sample"].tolist() == [int(np.flatnonzero(eval_labels == c)[0]) for c in classes]
+    assert rec["output_raster"].shape == (len(classes), 20, 3)
+
+
+def test_epoch_metrics_normalise_sums_per_neuron_sample_and_step():
+    protocol = tiny_protocol()  # sizes 16-6-3, 20 steps
+    sums = {"error_sum": np.array([12.0, 3.0]),
+            "spikes_per_class": np.array([[60.0, 0.0, 24.0], [6.0, 0.0, 12.0]]),
+            "samples_per_class": np.array([5.0, 0.0, 1.0])}
+    m = protocol.epoch_metrics("eval", sums)
+    assert m["layer_error"] == pytest.approx([12 / (6 * 6), 3 / (3 * 6)])
+    assert m["rate_per_class"][0] == pytest.approx([60 / (6 * 20 * 5), None, 24 / (6 * 20)])
+    assert m["rate_per_class"][1][1] is None
+    assert m["rate_per_class"][1][2] == pytest.approx(12 / (3 * 20))
 
 
 def test_engine_resume_mid_epoch_is_bit_identical(tmp_path):
@@ -248,7 +273,10 @@ def test_engine_resume_mid_epoch_is_bit_identical(tmp_path):
     b, meta_b = folder.read_checkpoint()
     for name in a:
         assert a[name].tobytes() == b[name].tobytes()
-    assert [m["accuracy"] for m in meta_a["metrics"]] == [m["accuracy"] for m in meta_b["metrics"]]
+    keys = ("accuracy", "train_accuracy", "layer_error", "train_layer_error",
+            "train_rate_per_class")
+    assert [{k: m[k] for k in keys} for m in meta_a["metrics"]] == \
+           [{k: m[k] for k in keys} for m in meta_b["metrics"]]
 
 
 # --------------------------------------------------------------------------------------
@@ -302,7 +330,8 @@ def test_sigkill_in_mid_epoch_then_resume_is_bit_identical(tmp_path):
     assert sorted(a) == sorted(b) == ["w1", "w2", "w3"]
     for name in a:
         assert a[name].tobytes() == b[name].tobytes(), f"{name} differs after resume"
-    keys = ("epoch", "accuracy", "train_accuracy", "samples_seen")
+    keys = ("epoch", "accuracy", "train_accuracy", "samples_seen", "train_layer_error",
+            "layer_error", "train_rate_per_class")
     assert [{k: m[k] for k in keys} for m in meta_a["metrics"]] == \
            [{k: m[k] for k in keys} for m in meta_b["metrics"]]
     assert len(RunFolder(run).read_metrics()) == 2
