@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m figures library --dataset digits --out figures/out
 	$(PY) -m experiments desire --preset quick --out results
+	$(PY) -m figures desire results/desire
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -8,8 +8,12 @@ trains on consecutive chunks of MNIST training images exactly as the training en
 does (paper settings: T = 20, dropout 0.0/0.3, lr 1e-5), and the wall time of each chunk
 (the binary, writing the run_args and reading the weights back) is measured. Reported
 per size: compile time, samples/s per chunk, their median and best, and with
-``--profile`` Brian2's profile of the last chunk (time per code object). Without MNIST
-files the digits set is used (64 inputs).
+``--profile`` Brian2's profile of the last chunk (time per code object). Profiling calls
+``std::clock()`` around every code object in every step, which costs about 10 % on this
+network: quote samples/s from a run without ``--profile``. Brian2's profile also books
+the copying of synapse indices into the spike queues (``std::vector`` resize and copy,
+about a fifth of the time) partly to no code object; ``perf record`` on the binary shows
+it. Without MNIST files the digits set is used (64 inputs).
 
 The machine is shared in many settings (CI, a laptop): the load average before and after
 is recorded with every measurement, and the median over chunks is the number to quote.

@@ -92,16 +92,17 @@ per sample), dropout masks (one TimedArray for the input layer, one for the hidd
 output neurons, drawn in numpy from ``(seed, epoch, chunk)`` so runs are reproducible and
 resumable bit for bit), the learning rate (a ``(shared)`` variable ``lr``; 0 turns
 learning off, which is how the same binary evaluates), the dropout gains and the weights
-(``syn.w``). Padding samples at the end of a chunk are blank images: with no input there
+(``syn.w``). Padding samples at the end of a chunk are blank images with label -1: with no input there
 are no spikes, and without spikes the update is exactly zero.
 
 Cost
 ----
-On the paper's 784-1600-800-10 network, one core of a shared 2-core AMD EPYC runs about
-80-100 training samples per second (``benchmarks/desire_throughput.py``). The time goes
-to the synaptic event loops Brian2 generates (about 1.5-3 ns per synaptic event:
-forward transmission with the learning sum, roughly 60 %), the boundary updates of the
-synapses of neurons that spiked (25 %) and Brian2's spike queues (10 %).
+On the paper's 784-1600-800-10 network, one core of a shared 2-core AMD EPYC trains
+85-120 samples per second: fewer on untrained weights (more hidden spikes), more once
+trained (``benchmarks/desire_throughput.py``, ``benchmarks/RESULTS.md``). ``perf``
+on the binary: forward transmission with the learning sum about a third, copying
+synapse indices into Brian2's spike queues about a quarter, the boundary updates of the
+synapses of neurons that spiked a fifth, per-neuron code in every step about 5 %.
 """
 
 from __future__ import annotations

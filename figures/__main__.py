@@ -1,7 +1,7 @@
 """Command line for the figure scripts: ``python -m figures <name> [options]``.
 
-``library``: one figure per model of the library, simulated on digits
-(``make demo`` runs it until the protocols have quick presets).
+``library``: one figure per model of the library, simulated on digits.
+``desire``: the figures of a desire-backpropagation run, from its results folder.
 """
 
 import argparse
@@ -22,8 +22,20 @@ def main(argv=None) -> int:
     lib.add_argument("--only", nargs="*", default=None, help="subset of model names")
     lib.add_argument("--out", default="figures/out", help="output directory")
     lib.add_argument("--seed", type=int, default=0, help="seed of the Poisson inputs")
+    des = sub.add_parser("desire", help="figures of a desire backpropagation run",
+                         description="Accuracy, output rasters, layer errors and firing "
+                                     "rates per class of a desire backpropagation run.")
+    des.add_argument("run", metavar="RUN",
+                     help="results folder of the run (results/desire/<run-id>), or a folder "
+                          "of runs such as results/desire (the newest run is used)")
+    des.add_argument("--out", default=None,
+                     help="output directory; default: RUN/figures")
+    des.add_argument("--epoch", type=int, default=None,
+                     help="epoch of the output rasters; default: the last one")
     args = parser.parse_args(argv)
 
+    if args.figure == "desire":
+        return _desire(args)
     if args.samples < 1:
         parser.error(f"--samples must be a positive integer; got {args.samples}")
     from brian2 import prefs, seed, set_device
@@ -45,6 +57,24 @@ def main(argv=None) -> int:
     n_files = sum(len(v) for v in written.values())
     print(f"wrote {n_files} files for {len(written)} models to {args.out} "
           f"in {time.time() - t0:.1f} s")
+    return 0
+
+
+def _desire(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from experiments.results import NotARunError
+    from figures.desire import make_desire_figures
+
+    try:
+        written = make_desire_figures(args.run, args.out, epoch=args.epoch)
+    except (NotARunError, ValueError, FileNotFoundError) as err:
+        print(f"python -m figures desire: {err}", file=sys.stderr)
+        return 2
+    folder = Path(written["accuracy"][0]).parent
+    print(f"wrote {sum(len(v) for v in written.values())} files "
+          f"({', '.join(written)}) to {folder}")
     return 0
 
 
