@@ -1,0 +1,12 @@
+"""Spike-train analysis: Elephant on neo, the reference for every metric.
+
+Modules (import them directly; this package imports nothing itself):
+
+* :mod:`analysis.conversion` — Brian2 monitors, arrays, rasters and run-folder
+  recordings to lists of ``neo.SpikeTrain`` (ms, explicit ``t_stop``); NIX export.
+* :mod:`analysis.firing` — rates, population rate, CV and LV of ISIs, Fano factor.
+* :mod:`analysis.distances` — van Rossum (Elephant and a vectorised kernel with a
+  named normalisation) and Victor-Purpura matrices; E/I population means.
+* :mod:`analysis.synchrony` — STTC and count-correlation matrices, spike contrast.
+* :mod:`analysis.energy` — synaptic operations, dense-ANN MACs, their ratio.
+"""
