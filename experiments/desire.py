@@ -128,6 +128,7 @@ from brian2 import (
 )
 
 from experiments.training import ConfigurationError
+from models.devices import use_source_queues
 from models.neurons import get_neuron_model
 from models.populations import layer
 
@@ -1005,6 +1006,9 @@ def build_network(sizes, n_samples: int, cfg: DesireConfig | None = None, *,
                        namespace=dict(constants), dtype=synapse_dtype,
                        name=f"{name}_w{level}")
         syn.connect()
+        # C++ standalone: event queues that hold the spiking neurons, not copies of all
+        # their synapse indices (a quarter of the run time otherwise; same results).
+        use_source_queues(syn)
         # Top layer first: its update pathway computes the desire sum of the layer below,
         # whose desire is then computed before the next pathway down.
         order = 10 * (n_layers - level + 1)
