@@ -73,6 +73,15 @@ def as_milliseconds(value, name: str) -> float:
     raise ValueError(f"{name} must be a time with units (e.g. 5*ms), got {value!r}")
 
 
+def positive_milliseconds(value, name: str) -> float:
+    """:func:`as_milliseconds` of a time that must be positive and finite (a time
+    constant, a bin size, a window)."""
+    ms = as_milliseconds(value, name)
+    if not (ms > 0 and np.isfinite(ms)):
+        raise ValueError(f"{name} must be positive and finite, got {ms} ms")
+    return ms
+
+
 def check_spike_trains(trains, *, same_span: bool = True, min_trains: int = 1,
                        name: str = "trains") -> list:
     """Check a list of spike trains before a metric uses it.

@@ -33,7 +33,7 @@ import quantities as pq
 from elephant import spike_train_dissimilarity
 from scipy import sparse
 
-from analysis.conversion import as_milliseconds, check_spike_trains
+from analysis.conversion import check_spike_trains, positive_milliseconds
 
 __all__ = ["van_rossum_matrix", "van_rossum_matrix_fast", "victor_purpura_matrix",
            "population_distances", "NORMALISATIONS"]
@@ -41,13 +41,6 @@ __all__ = ["van_rossum_matrix", "van_rossum_matrix_fast", "victor_purpura_matrix
 #: Accepted ``normalisation`` values of :func:`van_rossum_matrix_fast`, and the factor
 #: by which each multiplies ``sqrt(K(a,a) + K(b,b) - 2 K(a,b))``.
 NORMALISATIONS = {"elephant": 1.0, "vanrossum2001": 1.0 / np.sqrt(2.0)}
-
-
-def _positive_time(value, name) -> float:
-    ms = as_milliseconds(value, name)
-    if not (ms > 0 and np.isfinite(ms)):
-        raise ValueError(f"{name} must be positive and finite, got {ms} ms")
-    return ms
 
 
 def van_rossum_matrix(trains, tau) -> np.ndarray:
@@ -77,7 +70,7 @@ def van_rossum_matrix(trains, tau) -> np.ndarray:
         Empty list, different windows, ``tau <= 0``.
     """
     trains = check_spike_trains(trains, same_span=True)
-    tau_ms = _positive_time(tau, "tau")
+    tau_ms = positive_milliseconds(tau, "tau")
     trains = [t.rescale(pq.ms) for t in trains]
     return np.asarray(spike_train_dissimilarity.van_rossum_distance(
         trains, time_constant=tau_ms * pq.ms))
@@ -128,7 +121,7 @@ def van_rossum_matrix_fast(trains, tau, normalisation: str = "elephant",
         raise ValueError(f"normalisation must be one of {sorted(NORMALISATIONS)}, "
                          f"got {normalisation!r}")
     trains = check_spike_trains(trains, same_span=True)
-    tau_ms = _positive_time(tau, "tau")
+    tau_ms = positive_milliseconds(tau, "tau")
     if int(block) < 1:
         raise ValueError(f"block must be >= 1, got {block}")
     block = int(block)

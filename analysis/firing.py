@@ -24,7 +24,7 @@ import numpy as np
 import quantities as pq
 from elephant import statistics
 
-from analysis.conversion import as_milliseconds, check_spike_trains
+from analysis.conversion import check_spike_trains, positive_milliseconds
 
 __all__ = ["mean_rates", "population_mean_rate", "population_rate", "cv_isi", "lv_isi",
            "fano_factor"]
@@ -104,9 +104,7 @@ def population_rate(trains, bin_size) -> neo.AnalogSignal:
         Empty list, different windows, ``bin_size <= 0`` or longer than the window.
     """
     trains = check_spike_trains(trains, same_span=True)
-    width = as_milliseconds(bin_size, "bin_size")
-    if not width > 0:
-        raise ValueError(f"bin_size must be positive, got {width} ms")
+    width = positive_milliseconds(bin_size, "bin_size")
     duration = float((trains[0].t_stop - trains[0].t_start).rescale(pq.ms))
     if width > duration:
         raise ValueError(f"bin_size ({width} ms) is longer than the trains ({duration} ms)")
@@ -117,6 +115,17 @@ def population_rate(trains, bin_size) -> neo.AnalogSignal:
 def _isis(train) -> np.ndarray:
     # Elephant's isi on a sorted train; neo does not guarantee sorted times
     return np.asarray(statistics.isi(np.sort(train.times.rescale(pq.ms).magnitude)))
+
+
+def _per_train(trains, statistic) -> np.ndarray:
+    """``statistic`` of each train's ISIs; NaN for trains with fewer than 2 ISIs."""
+    trains = check_spike_trains(trains, same_span=False)
+    out = np.full(len(trains), np.nan)
+    for k, train in enumerate(trains):
+        intervals = _isis(train)
+        if intervals.size >= 2:
+            out[k] = float(statistic(intervals))
+    return out
 
 
 def cv_isi(trains) -> np.ndarray:
@@ -143,13 +152,7 @@ def cv_isi(trains) -> np.ndarray:
     ValueError
         Empty list, or an element that is not a spike train.
     """
-    trains = check_spike_trains(trains, same_span=False)
-    out = np.full(len(trains), np.nan)
-    for k, train in enumerate(trains):
-        intervals = _isis(train)
-        if intervals.size >= 2:
-            out[k] = float(statistics.cv(intervals))
-    return out
+    return _per_train(trains, statistics.cv)
 
 
 def lv_isi(trains) -> np.ndarray:
@@ -176,13 +179,7 @@ def lv_isi(trains) -> np.ndarray:
     ValueError
         Empty list, or an element that is not a spike train.
     """
-    trains = check_spike_trains(trains, same_span=False)
-    out = np.full(len(trains), np.nan)
-    for k, train in enumerate(trains):
-        intervals = _isis(train)
-        if intervals.size >= 2:
-            out[k] = float(statistics.lv(intervals))
-    return out
+    return _per_train(trains, statistics.lv)
 
 
 def fano_factor(trials) -> float | np.ndarray:

@@ -16,16 +16,9 @@ import quantities as pq
 from elephant import spike_train_correlation, spike_train_synchrony
 from elephant.conversion import BinnedSpikeTrain
 
-from analysis.conversion import as_milliseconds, check_spike_trains
+from analysis.conversion import check_spike_trains, positive_milliseconds
 
 __all__ = ["sttc_matrix", "correlation_matrix", "spike_contrast"]
-
-
-def _positive_ms(value, name) -> float:
-    ms = as_milliseconds(value, name)
-    if not (ms > 0 and np.isfinite(ms)):
-        raise ValueError(f"{name} must be positive, got {ms} ms")
-    return ms
 
 
 def sttc_matrix(trains, dt) -> np.ndarray:
@@ -56,7 +49,7 @@ def sttc_matrix(trains, dt) -> np.ndarray:
         Empty list, different windows, ``dt <= 0``.
     """
     trains = check_spike_trains(trains, same_span=True)
-    window = _positive_ms(dt, "dt") * pq.ms
+    window = positive_milliseconds(dt, "dt") * pq.ms
     trains = [t.rescale(pq.ms) for t in trains]
     n = len(trains)
     out = np.full((n, n), np.nan)
@@ -100,7 +93,7 @@ def correlation_matrix(trains, bin_size, binary: bool = False) -> np.ndarray:
         Empty list, different windows, ``bin_size <= 0`` or longer than the trains.
     """
     trains = check_spike_trains(trains, same_span=True)
-    width = _positive_ms(bin_size, "bin_size")
+    width = positive_milliseconds(bin_size, "bin_size")
     duration = float((trains[0].t_stop - trains[0].t_start).rescale(pq.ms))
     if width > duration:
         raise ValueError(f"bin_size ({width} ms) is longer than the trains ({duration} ms)")
@@ -145,7 +138,7 @@ def spike_contrast(trains, min_bin=10 * pq.ms, bin_shrink_factor: float = 0.9,
         ``bin_shrink_factor`` outside (0, 1), no train with 2 spikes.
     """
     trains = check_spike_trains(trains, same_span=True, min_trains=2)
-    smallest = _positive_ms(min_bin, "min_bin")
+    smallest = positive_milliseconds(min_bin, "min_bin")
     if not 0.0 < bin_shrink_factor < 1.0:
         raise ValueError(f"bin_shrink_factor must be in (0, 1), got {bin_shrink_factor}")
     if not any(len(t) >= 2 for t in trains):

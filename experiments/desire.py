@@ -98,11 +98,13 @@ are no spikes, and without spikes the update is exactly zero.
 Cost
 ----
 On the paper's 784-1600-800-10 network, one core of a shared 2-core AMD EPYC trains
-85-120 samples per second: fewer on untrained weights (more hidden spikes), more once
-trained (``benchmarks/desire_throughput.py``, ``benchmarks/RESULTS.md``). ``perf``
-on the binary: forward transmission with the learning sum about a third, copying
-synapse indices into Brian2's spike queues about a quarter, the boundary updates of the
-synapses of neurons that spiked a fifth, per-neuron code in every step about 5 %.
+about 110-130 samples per second on untrained weights (more hidden spikes) and more
+once trained (``benchmarks/desire_throughput.py``, ``benchmarks/RESULTS.md``). The
+synaptic pathways use the event queues of :func:`models.devices.use_source_queues`:
+Brian2's own queues copy every spiking neuron's synapse indices twice, which cost a
+quarter of the run time. ``perf`` on the binary then shows forward transmission with
+the learning sum about half of the time, the boundary updates of the synapses of
+neurons that spiked about a third, and per-neuron code in every step under 10 %.
 """
 
 from __future__ import annotations

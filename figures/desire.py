@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from experiments.results import NotARunError, RunFolder
+from figures.saving import save_figure
 
 __all__ = [
     "FIGURES",
@@ -223,16 +224,6 @@ def figure_rate_per_class(run: dict):
     return fig
 
 
-def _save(fig, out_dir: Path, name: str) -> list[Path]:
-    paths = []
-    for ext in ("png", "pdf"):
-        path = out_dir / f"desire_{name}.{ext}"
-        fig.savefig(path, dpi=130, bbox_inches="tight")
-        paths.append(path)
-    plt.close(fig)
-    return paths
-
-
 def make_desire_figures(path, out_dir=None, epoch: int | None = None,
                         names=FIGURES) -> dict:
     """Write the figures of the run at ``path`` (see :func:`find_run`) to ``out_dir``
@@ -249,4 +240,5 @@ def make_desire_figures(path, out_dir=None, epoch: int | None = None,
         "layer_error": lambda: figure_layer_error(run),
         "rate_per_class": lambda: figure_rate_per_class(run),
     }
-    return {name: _save(makers[name](), out, name) for name in names}
+    return {name: save_figure(makers[name](), out, f"desire_{name}", dpi=130)
+            for name in names}

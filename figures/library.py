@@ -27,6 +27,7 @@ from brian2 import (  # noqa: E402
 from experiments.encoding import poisson_input  # noqa: E402
 from models.populations import connect_dale, ei_population, layer  # noqa: E402
 from models.synapses import synapses  # noqa: E402
+from figures.saving import save_figure  # noqa: E402
 
 __all__ = ["PANELS", "make_library_figures"]
 
@@ -48,16 +49,6 @@ def _digit_input(images, name="digits"):
     enc = poisson_input(images.reshape(len(images), -1), T_sample=T_SAMPLE,
                         max_rate=MAX_RATE, name=name)
     return enc.group, [enc.group], enc.duration
-
-
-def _save(fig, out_dir: Path, name: str) -> list[Path]:
-    paths = []
-    for ext in ("png", "pdf"):
-        path = out_dir / f"{name}.{ext}"
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-        paths.append(path)
-    plt.close(fig)
-    return paths
 
 
 def _sample_marks(ax, n_samples, labels):
@@ -95,7 +86,7 @@ def lif_current(images, labels, out_dir):
     axes[1].set_xlabel("time (ms)")
     _sample_marks(axes[0], len(labels), labels)
     axes[0].set_title(f"current-based LIF on Poisson digits ({spk.num_spikes} spikes)", fontsize=9)
-    return _save(fig, out_dir, "neuron_lif_current")
+    return save_figure(fig, out_dir, "neuron_lif_current")
 
 
 @panel("lif_conductance")
@@ -126,7 +117,7 @@ def lif_conductance(images, labels, out_dir):
     axes[2].set_xlabel("time (ms)")
     _sample_marks(axes[0], len(labels), labels)
     axes[0].set_title("conductance-based LIF, 80:20 E/I with Dale's law", fontsize=9)
-    return _save(fig, out_dir, "neuron_lif_conductance")
+    return save_figure(fig, out_dir, "neuron_lif_conductance")
 
 
 @panel("lif_adaptive")
@@ -144,7 +135,7 @@ def lif_adaptive(images, labels, out_dir):
     _sample_marks(ax, len(labels), labels)
     ax.set_title("adaptive-threshold LIF: threshold jumps at spikes, relaxes with tau_theta",
                  fontsize=9)
-    return _save(fig, out_dir, "neuron_lif_adaptive")
+    return save_figure(fig, out_dir, "neuron_lif_adaptive")
 
 
 @panel("lif_learnable")
@@ -172,7 +163,7 @@ def lif_learnable(images, labels, out_dir):
     _sample_marks(ax, len(labels), labels)
     ax.set_title("LIF with per-neuron tau_m and v_th (state variables a rule can learn)",
                  fontsize=9)
-    return _save(fig, out_dir, "neuron_lif_learnable")
+    return save_figure(fig, out_dir, "neuron_lif_learnable")
 
 
 @panel("if_clocked")
@@ -213,7 +204,7 @@ def if_clocked(images, labels, out_dir):
         axes[0].axvline(s * steps, color="0.8", lw=0.6, zorder=0)
     axes[0].set_title("clocked IF (v <- 0.75 v + W s; spike at 1, subtract), "
                       f"{steps} steps per digit", fontsize=9)
-    return _save(fig, out_dir, "neuron_if_clocked")
+    return save_figure(fig, out_dir, "neuron_if_clocked")
 
 
 @panel("readout")
@@ -234,7 +225,7 @@ def readout(images, labels, out_dir):
     ax.legend(fontsize=6, ncol=5)
     _sample_marks(ax, len(labels), labels)
     ax.set_title("leaky non-spiking readout (random weights, untrained)", fontsize=9, pad=14)
-    return _save(fig, out_dir, "neuron_readout")
+    return save_figure(fig, out_dir, "neuron_readout")
 
 
 def _stp_figure(images, labels, out_dir, part, title):
@@ -260,7 +251,7 @@ def _stp_figure(images, labels, out_dir, part, title):
     axes[2].set_xlabel("time (ms)")
     _sample_marks(axes[0], len(labels), labels)
     axes[0].set_title(title, fontsize=9)
-    return _save(fig, out_dir, f"synapse_{part}")
+    return save_figure(fig, out_dir, f"synapse_{part}")
 
 
 @panel("stp_depressing")
@@ -320,7 +311,7 @@ def _stdp_figure(images, labels, out_dir, part):
         ax.set_title(f"input weights of neuron 0 {what} {len(labels)} digits", fontsize=9, pad=14)
         ax.axis("off")
     fig.colorbar(im, ax=axes[2], label="w (mV)")
-    return _save(fig, out_dir, f"synapse_{part}")
+    return save_figure(fig, out_dir, f"synapse_{part}")
 
 
 @panel("stdp_additive")
@@ -355,7 +346,7 @@ def static(images, labels, out_dir):
     ax.set_ylabel("v (mV)")
     ax.legend(fontsize=7)
     ax.set_title("static synapse: postsynaptic potentials of spikes at 10, 15, 60 ms", fontsize=9, pad=14)
-    return _save(fig, out_dir, "synapse_static")
+    return save_figure(fig, out_dir, "synapse_static")
 
 
 def make_library_figures(images, labels, out_dir, names=None) -> dict:
