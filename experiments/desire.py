@@ -730,14 +730,6 @@ class DesireNetwork:
         sample."""
         return self.n_samples * self.T_sample + self.dt
 
-    # -- conversions ------------------------------------------------------------------
-    def weights_to_flat(self, W: list) -> list:
-        """``W[l]`` (n_post, n_pre) to Brian2's synapse order (see :func:`weights_to_flat`)."""
-        return weights_to_flat(W)
-
-    def flat_to_weights(self, flat: list) -> list:
-        return flat_to_weights(flat, self.sizes)
-
     # -- run_args -----------------------------------------------------------------------
     def run_args(self, images, labels=None, weights_flat=None, lr=0.0, masks=None,
                  gains=(1.0, 1.0)) -> dict:
@@ -868,7 +860,8 @@ class DesireNetwork:
             raise RuntimeError("build the network with record=True to record weights")
         at = (np.arange(1, self.n_samples + 1) * self.n_steps)
         per_layer = [np.asarray(m.w)[:, at] for m in self.weights]  # (n_syn, n_samples)
-        return [self.flat_to_weights([w[:, k] for w in per_layer]) for k in range(self.n_samples)]
+        return [flat_to_weights([w[:, k] for w in per_layer], self.sizes)
+                for k in range(self.n_samples)]
 
 
 def build_network(sizes, n_samples: int, cfg: DesireConfig | None = None, *,
@@ -899,13 +892,6 @@ def build_network(sizes, n_samples: int, cfg: DesireConfig | None = None, *,
         Prefix of every object name.
     """
     cfg = cfg or DesireConfig()
-    if np.dtype(cfg.weight_dtype) != np.float64:
-        # The build cache seeds a new build directory from one whose code files have the
-        # same names and lets `make` recompile what changed, but Brian2's makefile does
-        # not rebuild code objects when a header such as objects.h changes (its make.deps
-        # names `x.o`, not `code_objects/x.o`). A dtype change alters only objects.h, so
-        # such networks get names (and file names) of their own.
-        name = f"{name}_{np.dtype(cfg.weight_dtype).name}"
     sizes = tuple(int(s) for s in sizes)
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least an input and an output layer, got {sizes}")
@@ -1117,7 +1103,7 @@ class DesireProtocol:
         self.record = record
         self.net: DesireNetwork | None = None
         self.handle = None
-        self._samples = {}
+        self._rasters = {}
 
     # -- sizes and schedule -------------------------------------------------------------
     @property
@@ -1184,7 +1170,6 @@ class DesireProtocol:
 
     def train_run_args(self, epoch: int, chunk: int, samples) -> dict:
         samples = np.asarray(samples)
-        self._samples["train"] = samples
         gains = (1.0 / (1.0 - self.cfg.dropout_input), 1.0 / (1.0 - self.cfg.dropout_hidden))
         return self.net.run_args(self.x_train[samples], self.y_train[samples],
                                  lr=self.learning_rate(epoch),
@@ -1192,7 +1177,6 @@ class DesireProtocol:
 
     def eval_run_args(self, samples) -> dict:
         samples = np.asarray(samples)
-        self._samples["eval"] = samples
         return self.net.run_args(self.x_eval[samples], self.y_eval[samples], lr=0.0)
 
     def correct(self, split: str, samples) -> np.ndarray:
@@ -1246,18 +1230,15 @@ class DesireProtocol:
 
     def _record_rasters(self, samples, labels) -> None:
         """Keep the output raster of the first evaluation image of every class."""
-        rasters = getattr(self, "_rasters", None)
-        if rasters is None:
-            rasters = self._rasters = {}
         for k, (index, label) in enumerate(zip(samples, labels)):
-            if label not in rasters:
-                rasters[int(label)] = (int(index), self.net.output_raster(k))
+            if label not in self._rasters:
+                self._rasters[int(label)] = (int(index), self.net.output_raster(k))
 
     def evaluation_recording(self) -> dict | None:
         """Output spike rasters of one evaluation image per class (the first of each):
         ``output_raster`` bool ``(n_classes_seen, n_steps, n_outputs)``, ``label`` and
         ``sample`` (index in the evaluation split) per raster, ``n_star``."""
-        rasters = getattr(self, "_rasters", None)
+        rasters = self._rasters
         if not rasters:
             return None
         labels = sorted(rasters)

@@ -88,7 +88,6 @@ class TrainingState:
     cursor: int = 0
     samples_seen: int = 0
     train_correct: int = 0
-    train_seen: int = 0
     train_seconds: float = 0.0
     metrics: list = field(default_factory=list)
     train_stats: dict = field(default_factory=dict)
@@ -101,7 +100,6 @@ class TrainingState:
             "cursor": self.cursor,
             "samples_seen": self.samples_seen,
             "train_correct": self.train_correct,
-            "train_seen": self.train_seen,
             "train_seconds": self.train_seconds,
             "metrics": self.metrics,
             "seeds": protocol.seeds(),
@@ -127,7 +125,7 @@ class TrainingState:
                  if k.startswith(_STATS_PREFIX)}
         return cls(arrays=learned, epoch=int(meta["epoch"]), cursor=int(meta["cursor"]),
                    samples_seen=int(meta["samples_seen"]),
-                   train_correct=int(meta["train_correct"]), train_seen=int(meta["train_seen"]),
+                   train_correct=int(meta["train_correct"]),
                    train_seconds=float(meta["train_seconds"]), metrics=list(meta["metrics"]),
                    train_stats=stats)
 
@@ -268,11 +266,10 @@ class Trainer:
         state.cursor += len(samples)
         state.samples_seen += len(samples)
         state.train_correct += correct
-        state.train_seen += len(samples)
         state.train_seconds += elapsed
         rate = len(samples) / elapsed if elapsed > 0 else float("nan")
         bar.update(len(samples))
-        bar.set_postfix(epoch=state.epoch + 1, train_acc=f"{state.train_correct / state.train_seen:.3f}",
+        bar.set_postfix(epoch=state.epoch + 1, train_acc=f"{state.train_correct / state.cursor:.3f}",
                         refresh=False)
         self.folder.log(f"epoch {state.epoch + 1} chunk {chunk}: {len(samples)} samples in "
                         f"{elapsed:.2f} s ({rate:.1f} samples/s), training accuracy "
@@ -288,11 +285,11 @@ class Trainer:
             "split": getattr(p, "eval_split", "eval"),
             "accuracy": accuracy,
             "n_eval": p.n_eval,
-            "train_accuracy": state.train_correct / max(state.train_seen, 1),
+            "train_accuracy": state.train_correct / max(state.cursor, 1),
             "learning_rate": p.learning_rate(state.epoch),
             "samples_seen": state.samples_seen,
             "train_seconds": state.train_seconds,
-            "train_samples_per_s": state.train_seen / state.train_seconds if state.train_seconds else None,
+            "train_samples_per_s": state.cursor / state.train_seconds if state.train_seconds else None,
             "eval_seconds": eval_seconds,
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
@@ -306,7 +303,7 @@ class Trainer:
         state.epoch += 1
         state.cursor = 0
         state.train_stats = {}
-        state.train_correct = state.train_seen = 0
+        state.train_correct = 0
         state.train_seconds = 0.0
         bar.set_postfix(epoch=state.epoch, acc=f"{accuracy:.4f}", refresh=True)
         self.folder.log(f"epoch {record['epoch']}: {record['split']} accuracy {accuracy:.4f} "

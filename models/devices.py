@@ -144,7 +144,6 @@ __all__ = [
     "build",
     "resolve_cache_root",
     "gpu_available",
-    "source_queue_codeobj_class",
     "use_source_queues",
     "find_cuda_path",
     "find_curand",
@@ -781,7 +780,7 @@ def _check_network(net) -> None:
 _SOURCE_QUEUE_CLASS = None
 
 
-def source_queue_codeobj_class():
+def _source_queue_codeobj_class():
     """Code object class for zero-delay synaptic pathways in C++ standalone mode, or
     ``None`` on any other device.
 
@@ -812,9 +811,9 @@ def source_queue_codeobj_class():
 
 def use_source_queues(*synapses) -> bool:
     """Give every pathway of ``synapses`` the event queues of
-    :func:`source_queue_codeobj_class` when the current device is C++ standalone (call
+    :func:`_source_queue_codeobj_class` when the current device is C++ standalone (call
     before building); returns whether it did. Results are unchanged, only faster."""
-    codeobj_class = source_queue_codeobj_class()
+    codeobj_class = _source_queue_codeobj_class()
     if codeobj_class is None:
         return False
     for syn in synapses:

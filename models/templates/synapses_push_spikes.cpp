@@ -2,7 +2,7 @@
    neurons that emitted the event, not the indices of all their synapses (which
    Brian2's CSpikeQueue::push copies, value-initialising them first). The pathway's
    code (synapses.cpp of this folder) walks each source's synapse list in place.
-   Selected per pathway by models.devices.source_queue_codeobj_class(). #}
+   Selected per pathway by models.devices.use_source_queues(). #}
 {# USES_VARIABLES { _n_sources, _n_targets, delay, _source_dt} #}
 
 {% extends 'common_group.cpp' %}
