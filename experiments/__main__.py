@@ -19,6 +19,10 @@ import sys
 PROTOCOLS = {
     "desire": ("experiments.desire",
                "desire backpropagation (Gerlinghoff et al. 2023): MNIST, Fashion-MNIST, digits"),
+    "ei_ratio": ("experiments.ei_ratio",
+                 "E:I ratio and robust training with e-prop (Kilgore et al. 2025)"),
+    "ei_ratio_sweep": ("experiments.ei_ratio_sweep",
+                       "the E:I ratio sweeps (rate, noise) on Dask"),
 }
 
 

@@ -46,7 +46,9 @@ numbers) and over an evaluation,
 line (training entries get the prefix ``train_``),
 ``begin_evaluation()`` and ``evaluation_recording()`` -> ``{name: array}`` or ``None``:
 arrays collected during an evaluation (e.g. spike rasters of chosen samples), written
-to ``recordings/epoch-NNNN.npz`` of the run folder.
+to ``recordings/epoch-NNNN.npz`` of the run folder,
+``evaluate_initial`` (bool attribute): evaluate the initial state before training, as
+epoch 0 (a metrics line with ``epoch: 0`` and ``recordings/epoch-0000.npz``).
 """
 
 from __future__ import annotations
@@ -239,6 +241,10 @@ class Trainer:
         bar = tqdm(total=total, initial=done, unit="sample", desc=p.name, disable=not self.progress,
                    dynamic_ncols=True, smoothing=0.05)
         try:
+            if getattr(p, "evaluate_initial", False) and state.epoch == 0 and state.cursor == 0 \
+                    and not any(m.get("epoch") == 0 for m in state.metrics):
+                state.metrics.append(self._evaluation_record(state, 0))
+                self.checkpoint(state)
             while state.epoch < p.n_epochs:
                 if state.cursor < p.n_train:
                     self._train_chunk(state, bar)
@@ -275,30 +281,44 @@ class Trainer:
                         f"{elapsed:.2f} s ({rate:.1f} samples/s), training accuracy "
                         f"{correct / len(samples):.4f}")
 
-    def _end_epoch(self, state: TrainingState, bar) -> None:
+    def _evaluation_record(self, state: TrainingState, epoch: int) -> dict:
+        """Evaluate ``state`` and return the metrics line of ``epoch`` (0: before
+        training, with no training entries); writes the evaluation's recording."""
         p = self.protocol
         start = time.perf_counter()
         accuracy = self.evaluate(state)
         eval_seconds = time.perf_counter() - start
         record = {
-            "epoch": state.epoch + 1,
+            "epoch": epoch,
             "split": getattr(p, "eval_split", "eval"),
             "accuracy": accuracy,
             "n_eval": p.n_eval,
-            "train_accuracy": state.train_correct / max(state.cursor, 1),
-            "learning_rate": p.learning_rate(state.epoch),
-            "samples_seen": state.samples_seen,
-            "train_seconds": state.train_seconds,
-            "train_samples_per_s": state.cursor / state.train_seconds if state.train_seconds else None,
-            "eval_seconds": eval_seconds,
-            "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
+        if epoch > 0:
+            record.update({
+                "train_accuracy": state.train_correct / max(state.cursor, 1),
+                "learning_rate": p.learning_rate(state.epoch),
+                "samples_seen": state.samples_seen,
+                "train_seconds": state.train_seconds,
+                "train_samples_per_s": (state.cursor / state.train_seconds
+                                        if state.train_seconds else None),
+            })
+        record["eval_seconds"] = eval_seconds
+        record["time"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         record.update(self._epoch_metrics(record["split"], self.eval_stats))
-        record.update({f"train_{k}": v
-                       for k, v in self._epoch_metrics("train", state.train_stats).items()})
+        if epoch > 0:
+            record.update({f"train_{k}": v
+                           for k, v in self._epoch_metrics("train", state.train_stats).items()})
         recording = getattr(p, "evaluation_recording", lambda: None)()
         if recording:
-            self.folder.write_recording(f"epoch-{state.epoch + 1:04d}", recording)
+            self.folder.write_recording(f"epoch-{epoch:04d}", recording)
+        self.folder.log(f"epoch {epoch}: {record['split']} accuracy {accuracy:.4f}"
+                        + (" (before training)" if epoch == 0 else ""))
+        return record
+
+    def _end_epoch(self, state: TrainingState, bar) -> None:
+        record = self._evaluation_record(state, state.epoch + 1)
+        accuracy = record["accuracy"]
         state.metrics.append(record)
         state.epoch += 1
         state.cursor = 0
@@ -306,6 +326,6 @@ class Trainer:
         state.train_correct = 0
         state.train_seconds = 0.0
         bar.set_postfix(epoch=state.epoch, acc=f"{accuracy:.4f}", refresh=True)
-        self.folder.log(f"epoch {record['epoch']}: {record['split']} accuracy {accuracy:.4f} "
-                        f"(training accuracy {record['train_accuracy']:.4f}, "
-                        f"{record['train_samples_per_s'] or 0:.1f} samples/s)")
+        self.folder.log(f"epoch {record['epoch']}: training accuracy "
+                        f"{record['train_accuracy']:.4f}, "
+                        f"{record['train_samples_per_s'] or 0:.1f} samples/s")

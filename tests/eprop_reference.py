@@ -51,9 +51,12 @@ Losses (``cfg.loss``)
 ---------------------
 - ``'mse'``: per step, ``L = sum_t 0.5 * ||y[t] - target[t]||^2``; ``target`` is
   ``(T, n_out)``; ``dL/dy[t] = y[t] - target[t]``.
-- ``'ce'``: time-summed readout, ``logits = sum_t y[t]``,
+- ``'ce'``: time-summed readout, ``logits = c * sum_t y[t]`` (``c = cfg.logit_scale``),
   ``L = -log softmax(logits)[label]``; ``target`` is the integer label;
-  ``dL/dy[t] = softmax(logits) - onehot(label)`` for every ``t``.
+  ``dL/dy[t] = c * (softmax(logits) - onehot(label))`` for every ``t``.
+- ``'mse_sum'``: squared error of the time-summed readout against the one-hot label,
+  ``L = 0.5 * ||c * sum_t y[t] - onehot(label)||^2``;
+  ``dL/dy[t] = c * (c * sum_t y - onehot)``.
 
 BPTT (``bptt_gradients``), backward in time with adjoints ``a_y[t] = dL/dy[t]`` (total)
 and ``a_v[t] = dL/dv[t]`` (total), ``g[t]`` the direct loss gradient::
@@ -120,20 +123,22 @@ from dataclasses import dataclass
 import numpy as np
 
 SURROGATES = ("pwl", "sigmoid")
-LOSSES = ("mse", "ce")
+LOSSES = ("mse", "ce", "mse_sum")
 
 
 @dataclass(frozen=True)
 class EpropConfig:
     """Everything that is not a learned parameter.
 
-    ``kappa``: readout decay. ``surrogate``: ``'pwl'`` or ``'sigmoid'``. ``gamma``:
+    ``kappa``: readout decay. ``logit_scale``: ``c`` of the time-summed losses (their
+    logits are ``c * sum_t y[t]``). ``surrogate``: ``'pwl'`` or ``'sigmoid'``. ``gamma``:
     height of the piecewise-linear surrogate. ``beta``: steepness of the sigmoid
     (surrogate and soft forward). ``soft``: ``z = sigmoid(beta (v - theta))`` instead
-    of ``H`` (requires ``surrogate='sigmoid'``). ``loss``: ``'mse'`` or ``'ce'``.
+    of ``H`` (requires ``surrogate='sigmoid'``). ``loss``: ``'mse'``, ``'ce'`` or ``'mse_sum'``.
     """
 
     kappa: float = 0.9
+    logit_scale: float = 1.0
     surrogate: str = "pwl"
     gamma: float = 0.3
     beta: float = 5.0
@@ -215,14 +220,20 @@ def loss_and_output_grad(y, target, cfg):
     if cfg.loss == "mse":
         err = y - np.asarray(target, dtype=np.float64)
         return 0.5 * float(np.sum(err * err)), err
-    logits = y.sum(axis=0)
+    if cfg.loss == "mse_sum":
+        onehot = np.zeros(y.shape[1])
+        onehot[int(target)] = 1.0
+        err = cfg.logit_scale * y.sum(axis=0) - onehot
+        g = cfg.logit_scale * err
+        return 0.5 * float(err @ err), np.broadcast_to(g, y.shape).copy()
+    logits = cfg.logit_scale * y.sum(axis=0)
     m = logits.max()
     logp = logits - m - np.log(np.sum(np.exp(logits - m)))
     label = int(target)
     p = np.exp(logp)
     onehot = np.zeros_like(p)
     onehot[label] = 1.0
-    g = np.broadcast_to(p - onehot, y.shape).copy()
+    g = np.broadcast_to(cfg.logit_scale * (p - onehot), y.shape).copy()
     return -float(logp[label]), g
 
 

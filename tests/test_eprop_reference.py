@@ -67,7 +67,7 @@ def assert_grads_close(a, b, rtol, atol):
 # ------------------------------------------------------- 1. BPTT vs finite differences
 
 
-@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("loss", ["mse", "ce", "mse_sum"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_bptt_equals_finite_differences_soft_model_frozen_reset(loss, seed):
     rng = np.random.default_rng(seed)
@@ -89,7 +89,7 @@ def test_bptt_equals_finite_differences_soft_model_frozen_reset(loss, seed):
     assert not np.allclose(g_with["alpha"], grads["alpha"], rtol=1e-3)
 
 
-@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("loss", ["mse", "ce", "mse_sum"])
 def test_bptt_reset_in_gradient_equals_finite_differences(loss):
     rng = np.random.default_rng(7)
     cfg = ref.EpropConfig(kappa=0.8, surrogate="sigmoid", beta=3.0, soft=True, loss=loss)
@@ -103,7 +103,7 @@ def test_bptt_reset_in_gradient_equals_finite_differences(loss):
 # ------------------------------------------------------------ 2. e-prop equals BPTT
 
 
-@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("loss", ["mse", "ce", "mse_sum"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_eprop_equals_bptt_hard_pwl(loss, seed):
     rng = np.random.default_rng(100 + seed)
@@ -130,7 +130,7 @@ def test_eprop_equals_bptt_hard_pwl(loss, seed):
                                    err_msg=name)
 
 
-@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("loss", ["mse", "ce", "mse_sum"])
 def test_eprop_equals_bptt_sigmoid_surrogate(loss):
     rng = np.random.default_rng(42)
     for soft in (False, True):
@@ -267,7 +267,7 @@ def test_config_validation():
 # ----------------------------------------------------------------------- 4. batches
 
 
-@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("loss", ["mse", "ce", "mse_sum"])
 def test_batch_equals_sum_over_samples(loss):
     rng = np.random.default_rng(11)
     cfg = ref.EpropConfig(kappa=0.8, loss=loss)

@@ -1,0 +1,791 @@
+"""Excitatory:inhibitory ratio and robust training, with e-prop inside Brian2.
+
+Kilgore, Kopsick, Ascoli & Adam (2025). Biologically-informed excitatory and inhibitory
+ratio for robust spiking neural network training. Sci. Rep.
+Their code follows Zenke's SpyTorch tutorial (Zenke & Vogels 2021, Neural Comput.
+33:899): latency-coded Fashion-MNIST, 100 current-based LIF cells, a leaky readout.
+
+The protocol
+------------
+* Input: one neuron per pixel, latency code: a pixel ``x > 0.2`` spikes once, at
+  ``tau_eff ln(x / (x - 0.2))`` with ``tau_eff = 20`` steps (rounded up to the step
+  grid, :func:`experiments.encoding.latency_spike_steps`); ``n_steps = 100`` steps of
+  ``dt = 1 ms`` per sample.
+* Hidden: ``n_hidden = 100`` current-based LIF cells (``tau_syn = 5 ms``, ``tau_mem =
+  10 ms`` as in the paper's stored runs; its released script has 5 ms: a config field),
+  threshold 1, reset by subtraction. The first ``round(e_fraction * n_hidden)`` cells
+  are excitatory, the others inhibitory.
+* Readout: 10 leaky integrators (``tau_out``); the logits are the time average of
+  their output, ``logit_scale * Y`` with ``Y = sum_t y[t]`` and ``logit_scale =
+  1/n_steps``; the class is the readout with the largest ``Y``.
+* Signs: input weights are non-negative; a hidden cell's readout weights all have its
+  type's sign (Dale's law). Both are imposed after every update by projection (a weight
+  of the wrong sign becomes 0).
+* Learning: e-prop (:mod:`models.eprop`), the exact surrogate gradient of the softmax
+  cross-entropy of ``Y`` for this one-hidden-layer network, averaged over mini-batches
+  of 256 and applied with SGD (learning rate 0.01). The paper's loss uses the maximum
+  of the readout over time, which cannot be computed online; the time-summed readout
+  is used instead.
+* Weight-update noise: after every update, ``N(0, sigma**2)`` is added to every weight,
+  then the signs are projected again.
+* Initial weights: input ``|N(0, (input_scale / sqrt(n_in))**2)|``; readout
+  ``sign * |N(0, (output_scale / sqrt(n_hidden))**2)|``. ``input_scale`` sets the
+  initial hidden firing rate (the paper's sweep axis).
+
+Measured per run (``metrics.jsonl``, epoch 0 is the initial network): validation
+accuracy, hidden firing rate (Hz; excitatory and inhibitory), percent of hidden spikes
+fired by excitatory cells, and van Rossum distances (tau 10 ms, the 2001 paper's
+normalisation, :func:`analysis.distances.van_rossum_matrix_fast`) averaged over E-E,
+E-I and I-I pairs, on the first ``analysis_samples`` validation images; their spikes
+are in ``recordings/epoch-NNNN.npz``.
+
+Sweeps (``python -m experiments ei_ratio_sweep``): E fraction x input scale x trials,
+and weight noise x E fraction, on Dask (:mod:`experiments.sweep`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from experiments.training import ConfigurationError
+from models.eprop import EpropSpec, build_eprop_network
+
+__all__ = ["PROTOCOL", "EIRatioConfig", "ConfigError", "PRESETS", "make_config",
+           "EIRatioProtocol", "load_data", "initial_weights", "run", "add_arguments", "main"]
+
+PROTOCOL = "ei_ratio"
+_WEIGHT_STREAM, _ORDER_STREAM, _NOISE_STREAM, _FEEDBACK_STREAM = 0, 1, 2, 3
+
+
+class ConfigError(ConfigurationError):
+    """A configuration value is invalid; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class EIRatioConfig:
+    """Every parameter of an E:I-ratio run (defaults: the paper's Fashion-MNIST setting).
+
+    Network: ``n_hidden``, ``e_fraction`` (excitatory fraction in [0, 1]), ``tau_mem``,
+    ``tau_syn``, ``tau_out`` (ms), ``theta`` (threshold), ``n_steps`` of ``dt_ms``.
+    Input: ``latency_tau`` (steps), ``latency_threshold``.
+    Initial weights: ``input_scale``, ``output_scale`` (see the module docstring).
+    Loss: ``logit_scale`` (logits = ``logit_scale`` times the time-summed readout).
+    Learning: ``learning_rate``, ``batch_size``, ``optimizer`` ('sgd', 'adam'),
+    ``surrogate`` ('pwl' with height ``gamma``, or 'sigmoid'), ``feedback``
+    ('symmetric', 'random'), ``weight_noise`` (sigma of the update noise, >= 0).
+    Schedule: ``epochs``, ``chunk_batches`` (batches per compiled run), ``seed``.
+    Data: ``dataset`` ('fashion-mnist', 'mnist', 'digits'), ``data_dir``,
+    ``validation``, ``test`` (digits), ``eval_split``, ``train_samples``,
+    ``eval_samples``; ``analysis_samples`` (validation images whose spikes are kept).
+    ``device``: 'cpp', 'cuda' or 'runtime'.
+    """
+
+    preset: str = "paper"
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    n_hidden: int = 100
+    e_fraction: float = 0.8
+    tau_mem: float = 10.0
+    tau_syn: float = 5.0
+    tau_out: float = 10.0
+    theta: float = 1.0
+    n_steps: int = 100
+    dt_ms: float = 1.0
+    latency_tau: float = 20.0
+    latency_threshold: float = 0.2
+    logit_scale: float = 0.01
+    input_scale: float = 0.08
+    output_scale: float = 0.5
+    learning_rate: float = 0.1
+    batch_size: int = 256
+    optimizer: str = "sgd"
+    surrogate: str = "pwl"
+    gamma: float = 0.3
+    feedback: str = "symmetric"
+    weight_noise: float = 0.0
+    epochs: int = 30
+    chunk_batches: int = 10
+    seed: int = 0
+    validation: int = 10000
+    test: int = 0
+    eval_split: str = "validation"
+    train_samples: int | None = None
+    eval_samples: int | None = None
+    analysis_samples: int = 20
+    device: str = "cpp"
+
+    @property
+    def chunk_size(self) -> int:
+        return self.batch_size * self.chunk_batches
+
+    @property
+    def n_exc(self) -> int:
+        return int(round(self.e_fraction * self.n_hidden))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EIRatioConfig":
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
+        return cls(**d)
+
+    def validate(self) -> "EIRatioConfig":
+        """Check every field; raise :class:`ConfigError` naming the field and the fix.
+        Runs before any data is loaded or code is compiled."""
+        from experiments.datasets import KNOWN_DATASETS
+        from models.devices import TARGETS
+
+        def fail(msg):
+            raise ConfigError(msg)
+
+        def is_int(x):
+            return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+        def is_real(x):
+            return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) \
+                and math.isfinite(x)
+
+        if self.preset not in PRESETS:
+            fail(f"preset: unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}.")
+        if self.dataset not in KNOWN_DATASETS:
+            fail(f"dataset: unknown dataset {self.dataset!r}; choose one of "
+                 f"{', '.join(KNOWN_DATASETS)}.")
+        if not is_real(self.e_fraction) or not 0 <= self.e_fraction <= 1:
+            fail(f"e_fraction: the excitatory fraction must lie in [0, 1] (0.8 is the "
+                 f"cortical 80:20 ratio), got {self.e_fraction!r}.")
+        for name in ("n_hidden", "n_steps", "batch_size", "chunk_batches"):
+            value = getattr(self, name)
+            if not is_int(value) or value < 1:
+                fail(f"{name}: must be a positive integer, got {value!r}.")
+        for name in ("tau_mem", "tau_syn", "tau_out", "dt_ms", "theta", "latency_tau", "gamma",
+                     "input_scale", "output_scale", "logit_scale"):
+            value = getattr(self, name)
+            if not is_real(value) or value <= 0:
+                fail(f"{name}: must be a positive number, got {value!r}.")
+        if not 0 < self.latency_threshold < 1:
+            fail(f"latency_threshold: must lie in (0, 1), got {self.latency_threshold!r}.")
+        if not is_real(self.learning_rate) or self.learning_rate < 0:
+            fail(f"learning_rate: must be a number >= 0, got {self.learning_rate!r}.")
+        if not is_real(self.weight_noise) or self.weight_noise < 0:
+            fail(f"weight_noise: the noise sigma must be a number >= 0 (0 switches it "
+                 f"off), got {self.weight_noise!r}.")
+        for name, allowed in (("optimizer", ("sgd", "adam")), ("surrogate", ("pwl", "sigmoid")),
+                              ("feedback", ("symmetric", "random")),
+                              ("eval_split", ("validation", "test"))):
+            if getattr(self, name) not in allowed:
+                fail(f"{name}: must be one of {', '.join(allowed)}, got {getattr(self, name)!r}.")
+        for name in ("epochs", "seed", "validation", "test", "analysis_samples"):
+            value = getattr(self, name)
+            if not is_int(value) or value < 0:
+                fail(f"{name}: must be an integer >= 0, got {value!r}.")
+        for name in ("train_samples", "eval_samples"):
+            value = getattr(self, name)
+            if value is not None and (not is_int(value) or value < 1):
+                fail(f"{name}: must be a positive number of samples or None, got {value!r}.")
+        if self.eval_split == "validation" and self.validation < 1:
+            fail("eval_split: 'validation' needs a validation split; set --validation > 0.")
+        if self.eval_split == "test" and self.dataset == "digits" and self.test < 1:
+            fail("eval_split: 'test' needs a test split; set --test to a number of images.")
+        if self.device not in TARGETS:
+            fail(f"device: unknown device {self.device!r}; choose one of {', '.join(TARGETS)}.")
+        try:
+            self.spec(n_in=1, n_out=1)
+        except ValueError as err:
+            fail(f"network: {err}")
+        return self
+
+    def spec(self, n_in: int, n_out: int = 10) -> EpropSpec:
+        """The compiled network's :class:`models.eprop.EpropSpec`."""
+        return EpropSpec(
+            n_in=int(n_in), n_hidden=self.n_hidden, n_out=int(n_out),
+            n_samples=self.chunk_size, batch_size=self.batch_size, n_steps=self.n_steps,
+            dt_ms=float(self.dt_ms), tau_mem=float(self.tau_mem), tau_syn=float(self.tau_syn),
+            tau_out=float(self.tau_out), theta=float(self.theta),
+            logit_scale=float(self.logit_scale), surrogate=self.surrogate,
+            gamma=float(self.gamma), loss="ce", feedback=self.feedback,
+            optimizer=self.optimizer, n_exc=self.n_exc, nonnegative_input=True,
+            weight_noise=self.weight_noise > 0,
+        ).validate()
+
+
+#: 'paper': the paper's setting for each data set (30 epochs); 'quick': digits in a
+#: minute or two (the 64 pixels of the digits give far fewer input spikes, hence the
+#: larger initial weights and learning rate).
+PRESETS = {
+    "paper": {
+        "fashion-mnist": dict(validation=10000),
+        "mnist": dict(validation=10000),
+        "digits": dict(validation=300, test=300, chunk_batches=2, batch_size=64,
+                       input_scale=4.0, output_scale=0.5),
+    },
+    "quick": {
+        "digits": dict(validation=300, test=300, eval_split="test", epochs=15, batch_size=32,
+                       chunk_batches=4, input_scale=4.0, output_scale=0.5,
+                       learning_rate=0.05, analysis_samples=20),
+    },
+}
+
+
+def make_config(preset: str = "paper", dataset: str | None = None, **overrides) -> EIRatioConfig:
+    """A validated configuration: the preset's values for ``dataset``, then ``overrides``
+    (``None`` values are ignored)."""
+    if preset not in PRESETS:
+        raise ConfigError(f"preset: unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+    table = PRESETS[preset]
+    if dataset is None:
+        dataset = "digits" if preset == "quick" else "fashion-mnist"
+    dataset = str(dataset).strip().lower().replace("_", "-")
+    if dataset not in table:
+        raise ConfigError(f"dataset: preset {preset!r} has no setting for {dataset!r}; it "
+                          f"covers {', '.join(table)}.")
+    values = dict(table[dataset])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = sorted(set(values) - {f.name for f in fields(EIRatioConfig)})
+    if unknown:
+        raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
+    return EIRatioConfig(preset=preset, dataset=dataset, **values).validate()
+
+
+# ======================================================================================
+# Data and initial state
+# ======================================================================================
+
+
+def load_data(cfg: EIRatioConfig):
+    """``(x_train, y_train, x_eval, y_eval)``: pixel rows in [0, 1] and labels."""
+    from experiments.datasets import DatasetError, load_dataset
+
+    kwargs = dict(validation=cfg.validation)
+    if cfg.dataset == "digits":
+        kwargs["test"] = cfg.test
+    else:
+        kwargs.update(data_dir=cfg.data_dir, use_test=cfg.eval_split == "test")
+    try:
+        splits = load_dataset(cfg.dataset, **kwargs)
+    except (FileNotFoundError, DatasetError) as err:
+        raise ConfigError(f"data_dir: {err}") from None
+    evaluation = splits.test if cfg.eval_split == "test" else splits.validation
+    if evaluation is None:
+        raise ConfigError(f"eval_split: the {cfg.eval_split} split is empty; give it images.")
+    x_train, y_train = splits.train.flat().astype(np.float64), splits.train.labels
+    x_eval, y_eval = evaluation.flat().astype(np.float64), evaluation.labels
+    if cfg.train_samples is not None:
+        x_train, y_train = x_train[:cfg.train_samples], y_train[:cfg.train_samples]
+    if cfg.eval_samples is not None:
+        x_eval, y_eval = x_eval[:cfg.eval_samples], y_eval[:cfg.eval_samples]
+    return x_train, y_train, x_eval, y_eval
+
+
+def spike_steps(cfg: EIRatioConfig, images) -> np.ndarray:
+    """Latency-code spike step of every pixel (-1: none), int16 ``(n_images, n_pixels)``."""
+    from brian2 import ms
+
+    from experiments.encoding import latency_spike_steps
+
+    steps = latency_spike_steps(images, tau=cfg.latency_tau * cfg.dt_ms * ms,
+                                theta=cfg.latency_threshold, dt=cfg.dt_ms * ms,
+                                n_steps=cfg.n_steps)
+    return steps.astype(np.int16)
+
+
+def initial_weights(cfg: EIRatioConfig, n_in: int, n_out: int = 10) -> dict:
+    """Initial ``W_in`` ``(n_hidden, n_in)``, ``W_out`` ``(n_out, n_hidden)`` and, with
+    random feedback, ``B`` ``(n_hidden, n_out)``, from the seed."""
+    rng = np.random.default_rng((cfg.seed, _WEIGHT_STREAM))
+    n_hid = cfg.n_hidden
+    W_in = np.abs(rng.standard_normal((n_hid, n_in))) * cfg.input_scale / math.sqrt(n_in)
+    sign = np.where(np.arange(n_hid) < cfg.n_exc, 1.0, -1.0)
+    W_out = np.abs(rng.standard_normal((n_out, n_hid))) * cfg.output_scale / math.sqrt(n_hid)
+    out = {"W_in": W_in, "W_out": W_out * sign[None, :]}
+    if cfg.feedback == "random":
+        fb = np.random.default_rng((cfg.seed, _FEEDBACK_STREAM))
+        out["B"] = fb.standard_normal((n_hid, n_out)) / math.sqrt(n_hid)
+    return out
+
+
+# ======================================================================================
+# The protocol
+# ======================================================================================
+
+
+def _softmax_cross_entropy(Y, labels) -> np.ndarray:
+    Y = np.asarray(Y, dtype=np.float64)
+    shifted = Y - Y.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -logp[np.arange(len(labels)), labels]
+
+
+class EIRatioProtocol:
+    """The E:I-ratio protocol for :class:`experiments.training.Trainer`.
+
+    Loads the data and computes the input spike steps when created (so bad data fails
+    before compiling); :meth:`compile` builds the e-prop network once.
+    """
+
+    name = PROTOCOL
+    evaluate_initial = True
+
+    def __init__(self, cfg: EIRatioConfig, data=None, n_classes: int = 10):
+        self.cfg = cfg.validate()
+        if data is None:
+            data = load_data(cfg)
+        x_train, self.y_train, x_eval, self.y_eval = (np.asarray(a) for a in data)
+        self.n_in = x_train.shape[1]
+        self.n_classes = n_classes
+        self.steps_train = spike_steps(cfg, x_train)
+        self.steps_eval = spike_steps(cfg, x_eval)
+        self.spec = cfg.spec(self.n_in, n_classes)
+        self.net = None
+        self.handle = None
+        self._analysis = None
+
+    # -- sizes and schedule ----------------------------------------------------------------
+    @property
+    def n_epochs(self) -> int:
+        return self.cfg.epochs
+
+    @property
+    def chunk_size(self) -> int:
+        return self.cfg.chunk_size
+
+    @property
+    def n_train(self) -> int:
+        return len(self.y_train)
+
+    @property
+    def n_eval(self) -> int:
+        return len(self.y_eval)
+
+    @property
+    def eval_split(self) -> str:
+        return self.cfg.eval_split
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return -(-self.n_train // self.cfg.batch_size)
+
+    def seeds(self) -> dict:
+        return {"seed": self.cfg.seed, "weights": [self.cfg.seed, _WEIGHT_STREAM],
+                "training_order": [self.cfg.seed, _ORDER_STREAM, "epoch"],
+                "weight_noise": [self.cfg.seed, _NOISE_STREAM, "epoch", "chunk"],
+                "data_split": 0}
+
+    def learning_rate(self, epoch: int) -> float:
+        return self.cfg.learning_rate
+
+    def train_order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng((self.cfg.seed, _ORDER_STREAM, epoch)).permutation(self.n_train)
+
+    # -- the network ------------------------------------------------------------------------
+    def compile(self):
+        from models.devices import build, select_device
+
+        select_device(self.cfg.device)
+        self.net = build_eprop_network(self.spec, name="ei_ratio")
+        self.handle = build(self.net.network, self.net.duration, compile_only=True)
+        return self.handle
+
+    def learned_variables(self) -> dict:
+        return self.net.learned_variables()
+
+    def initial_state(self) -> dict:
+        W = initial_weights(self.cfg, self.n_in, self.n_classes)
+        state = {"w_in": W["W_in"].T.ravel(), "w_out": W["W_out"].T.ravel(),
+                 "alpha": np.full(self.cfg.n_hidden, self.spec.alpha),
+                 "theta": np.full(self.cfg.n_hidden, float(self.cfg.theta))}
+        if "B" in W:
+            state["B"] = W["B"].ravel()
+        if self.cfg.optimizer == "adam":
+            for side, n in (("in", self.n_in * self.cfg.n_hidden),
+                            ("out", self.cfg.n_hidden * self.n_classes)):
+                state[f"adam_m_{side}"] = np.zeros(n)
+                state[f"adam_v_{side}"] = np.zeros(n)
+        return state
+
+    def weights(self, state: dict) -> dict:
+        """``W_in`` ``(n_hidden, n_in)`` and ``W_out`` ``(n_out, n_hidden)`` of a state."""
+        return {"W_in": np.asarray(state["w_in"]).reshape(self.n_in, -1).T,
+                "W_out": np.asarray(state["w_out"]).reshape(self.cfg.n_hidden, -1).T}
+
+    # -- chunks -----------------------------------------------------------------------------------
+    def _noise(self, epoch: int, chunk: int) -> dict | None:
+        if self.cfg.weight_noise <= 0:
+            return None
+        rng = np.random.default_rng((self.cfg.seed, _NOISE_STREAM, epoch, chunk))
+        nb = self.spec.n_batches
+        return {"in": rng.standard_normal((nb, self.n_in * self.cfg.n_hidden)),
+                "out": rng.standard_normal((nb, self.cfg.n_hidden * self.n_classes))}
+
+    def train_run_args(self, epoch: int, chunk: int, samples) -> dict:
+        samples = np.asarray(samples)
+        k0 = epoch * self.batches_per_epoch + chunk * self.cfg.chunk_batches
+        return self.net.run_args(self.steps_train[samples], self.y_train[samples],
+                                 lr=self.cfg.learning_rate, learn=True,
+                                 sigma=self.cfg.weight_noise, adam_step0=k0,
+                                 noise=self._noise(epoch, chunk))
+
+    def eval_run_args(self, samples) -> dict:
+        samples = np.asarray(samples)
+        record = samples[0] == 0 and self.cfg.analysis_samples > 0
+        return self.net.run_args(self.steps_eval[samples], self.y_eval[samples], learn=False,
+                                 record=bool(record))
+
+    def correct(self, split: str, samples) -> np.ndarray:
+        labels = (self.y_train if split == "train" else self.y_eval)[np.asarray(samples)]
+        Y = self.net.outputs_per_sample()[:len(labels)]
+        return np.argmax(Y, axis=1) == labels
+
+    # -- statistics ---------------------------------------------------------------------------------
+    def chunk_statistics(self, split: str, samples) -> dict:
+        samples = np.asarray(samples)
+        n = len(samples)
+        labels = (self.y_train if split == "train" else self.y_eval)[samples].astype(int)
+        counts = self.net.counts_per_sample()[:n]
+        Y = self.net.outputs_per_sample()[:n]
+        n_exc = self.cfg.n_exc
+        if split == "eval" and samples[0] == 0 and self.cfg.analysis_samples > 0:
+            self._keep_analysis_spikes()
+        return {
+            "n_samples": np.array(float(n)),
+            "spikes_exc": np.array(counts[:, :n_exc].sum()),
+            "spikes_inh": np.array(counts[:, n_exc:].sum()),
+            "loss_sum": np.array(_softmax_cross_entropy(self.cfg.logit_scale * Y, labels).sum()),
+        }
+
+    def _keep_analysis_spikes(self) -> None:
+        sample, step, neuron = self.net.recorded_spikes()
+        keep = sample < self.cfg.analysis_samples
+        self._analysis = {"sample": sample[keep].astype(np.int32),
+                          "step": step[keep].astype(np.int32),
+                          "neuron": neuron[keep].astype(np.int32)}
+
+    def epoch_metrics(self, split: str, sums: dict) -> dict:
+        """``hidden_rate_hz`` (mean over cells and samples), ``rate_exc_hz``,
+        ``rate_inh_hz``, ``exc_spike_percent`` (share of hidden spikes fired by E
+        cells), ``loss`` (mean cross-entropy); for the evaluation also the mean van
+        Rossum distances ``van_rossum_EE``, ``_EI``, ``_II`` of the analysis samples."""
+        cfg = self.cfg
+        n = max(float(sums["n_samples"]), 1.0)
+        seconds = cfg.n_steps * cfg.dt_ms * 1e-3
+        exc, inh = float(sums["spikes_exc"]), float(sums["spikes_inh"])
+        n_exc, n_inh = cfg.n_exc, cfg.n_hidden - cfg.n_exc
+        out = {
+            "hidden_rate_hz": (exc + inh) / (n * cfg.n_hidden * seconds),
+            "rate_exc_hz": exc / (n * n_exc * seconds) if n_exc else None,
+            "rate_inh_hz": inh / (n * n_inh * seconds) if n_inh else None,
+            "exc_spike_percent": 100.0 * exc / (exc + inh) if exc + inh > 0 else None,
+            "hidden_spikes_per_sample": (exc + inh) / n,
+            "loss": float(sums["loss_sum"]) / n,
+        }
+        if split != "train" and self._analysis is not None:
+            out.update({f"van_rossum_{k}": (None if math.isnan(v) else v)
+                        for k, v in self.analysis_distances().items()})
+        return out
+
+    def analysis_distances(self, tau_ms: float = 10.0) -> dict:
+        """Mean van Rossum distance (2001 normalisation, tau 10 ms) over E-E, E-I and I-I
+        pairs of hidden cells, per analysis sample, averaged over the samples."""
+        from analysis.conversion import spike_trains_from_arrays
+        from analysis.distances import population_distances, van_rossum_matrix_fast
+        from brian2 import ms
+
+        a = self._analysis
+        cfg = self.cfg
+        is_exc = np.arange(cfg.n_hidden) < cfg.n_exc
+        per_sample = []
+        for k in range(cfg.analysis_samples):
+            mine = a["sample"] == k
+            trains = spike_trains_from_arrays(a["step"][mine] * cfg.dt_ms, a["neuron"][mine],
+                                              cfg.n_hidden, t_stop=cfg.n_steps * cfg.dt_ms)
+            matrix = van_rossum_matrix_fast(trains, tau_ms * ms, normalisation="vanrossum2001")
+            per_sample.append(population_distances(matrix, is_exc))
+        return {key: float(np.mean([d[key] for d in per_sample])) for key in ("EE", "EI", "II")}
+
+    def begin_evaluation(self) -> None:
+        self._analysis = None
+
+    def evaluation_recording(self) -> dict | None:
+        """Hidden spikes of the analysis samples: ``sample``, ``step``, ``neuron`` (one
+        entry per spike), ``n_exc``, ``n_hidden``, ``n_steps``, ``dt_ms``, ``labels``."""
+        if self._analysis is None:
+            return None
+        cfg = self.cfg
+        return dict(self._analysis, n_exc=np.array(cfg.n_exc), n_hidden=np.array(cfg.n_hidden),
+                    n_steps=np.array(cfg.n_steps), dt_ms=np.array(cfg.dt_ms),
+                    labels=np.asarray(self.y_eval[:cfg.analysis_samples], dtype=np.int64))
+
+
+# ======================================================================================
+# Running: one run, and the summary a sweep records
+# ======================================================================================
+
+
+def summarise(metrics: list, last: int = 3) -> dict:
+    """The per-run numbers of the paper from a run's metrics lines: initial hidden rate,
+    peak and final (mean of the last ``last`` epochs) accuracy, success (peak >= 0.5),
+    percent excitatory spikes, van Rossum distances at initialisation and at the end."""
+    initial = next((m for m in metrics if m["epoch"] == 0), None)
+    trained = [m for m in metrics if m["epoch"] > 0]
+    out = {}
+    if initial is not None:
+        out["initial_rate_hz"] = initial.get("hidden_rate_hz")
+        out["initial_accuracy"] = initial["accuracy"]
+        out.update({f"initial_van_rossum_{k}": initial.get(f"van_rossum_{k}")
+                    for k in ("EE", "EI", "II")})
+    if trained:
+        accuracies = [m["accuracy"] for m in trained]
+        final = trained[-1]
+        out.update({
+            "peak_accuracy": max(accuracies),
+            "peak_epoch": trained[int(np.argmax(accuracies))]["epoch"],
+            "final_accuracy": float(np.mean(accuracies[-last:])),
+            "success": bool(max(accuracies) >= 0.5),
+            "epochs": len(trained),
+            "final_rate_hz": final.get("hidden_rate_hz"),
+            "hidden_spikes_per_sample": final.get("hidden_spikes_per_sample"),
+            "exc_spike_percent": final.get("exc_spike_percent"),
+            "train_samples_per_s": final.get("train_samples_per_s"),
+        })
+        out.update({f"final_van_rossum_{k}": final.get(f"van_rossum_{k}")
+                    for k in ("EE", "EI", "II")})
+    return out
+
+
+def run(cfg: EIRatioConfig, root, *, run_id: str | None = None, resume: bool = False,
+        progress: bool = True, data=None):
+    """Train one configuration; returns ``(RunFolder, final TrainingState)``.
+
+    ``resume=True`` continues the run in ``root/ei_ratio/run_id`` if it has a checkpoint
+    (and starts it otherwise)."""
+    from pathlib import Path
+
+    from experiments.results import RunFolder
+    from experiments.training import Trainer
+
+    protocol = EIRatioProtocol(cfg, data=data)
+    existing = None if run_id is None else RunFolder(Path(root) / PROTOCOL / run_id)
+    if resume and existing is not None and existing.config_path.is_file():
+        folder = RunFolder.open(existing.path, protocol=PROTOCOL)
+        try:
+            stored = EIRatioConfig.from_dict(folder.read_config()["config"])
+        except (TypeError, ValueError, KeyError) as err:
+            raise ConfigError(f"--resume: '{folder.config_path}' has no valid ei_ratio "
+                              f"configuration ({err}).") from None
+        if dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device) != cfg:
+            raise ConfigError(f"--resume: the run in {folder.path} has another configuration; "
+                              "start a new run instead.")
+        folder.update_config(config=cfg.to_dict())
+        # A run stopped before its first checkpoint starts again from the beginning.
+        started = folder.checkpoint_path.is_file()
+    else:
+        folder = RunFolder.create(root, PROTOCOL, cfg.to_dict(), run_id=run_id or _run_id(cfg),
+                                  device={"target": cfg.device, "threads": 1},
+                                  seeds=protocol.seeds())
+        started = False
+    trainer = Trainer(protocol, folder, progress=progress)
+    state = trainer.run(resume=started)
+    return folder, state
+
+
+def sweep_task(params: dict, folder) -> dict:
+    """Task of :func:`experiments.sweep.run_sweep`: ``params`` holds ``preset``,
+    ``dataset`` and config overrides (e.g. ``e_fraction``, ``input_scale``,
+    ``weight_noise``) plus ``trial`` (added to the seed). Trains in ``folder`` (resuming
+    an interrupted run there) and returns :func:`summarise` of its metrics."""
+    params = dict(params)
+    trial = int(params.pop("trial", 0))
+    preset = params.pop("preset", "quick")
+    dataset = params.pop("dataset", None)
+    params["seed"] = int(params.get("seed", 0)) + trial
+    cfg = make_config(preset, dataset, **params)
+    _, state = run(cfg, folder, run_id="run", resume=True, progress=False)
+    return summarise(state.metrics)
+
+
+#: The paper's two sweeps, per preset: E fraction x initial input scale (which sets the
+#: initial hidden rate), and weight-update noise x E fraction. Each entry holds the grid
+#: axes and the fixed overrides of every task.
+GRIDS = {
+    "rate": {
+        "paper": dict(axes=dict(e_fraction=[0.5, 0.8, 0.95, 1.0],
+                                input_scale=[0.03, 0.05, 0.08, 0.12, 0.2]),
+                      fixed=dict(dataset="fashion-mnist")),
+        "quick": dict(axes=dict(e_fraction=[0.5, 0.8, 0.95, 1.0],
+                                input_scale=[0.15, 0.25, 0.4]),
+                      fixed=dict(dataset="digits")),
+    },
+    "noise": {
+        "paper": dict(axes=dict(weight_noise=[1e-5, 1e-4, 1e-3],
+                                e_fraction=[0.5, 0.7, 0.75, 0.8, 0.9, 0.95, 1.0]),
+                      fixed=dict(dataset="fashion-mnist")),
+        "quick": dict(axes=dict(weight_noise=[1e-4, 1e-3, 1e-2],
+                                e_fraction=[0.5, 0.8, 1.0]),
+                      fixed=dict(dataset="digits")),
+    },
+}
+
+
+def sweep_points(kind: str, preset: str, axes: dict | None = None, **fixed) -> list[dict]:
+    """Grid points of the ``kind`` sweep ('rate' or 'noise') for ``preset``; ``axes``
+    replaces axes of the default grid, ``fixed`` adds overrides to every task (e.g.
+    ``epochs=5``, ``train_samples=10000``). Every point is validated here, so a bad
+    value (an E fraction of 1.3, a negative sigma) fails before any task starts."""
+    from experiments.sweep import SweepError, grid
+
+    if kind not in GRIDS:
+        raise SweepError(f"unknown sweep {kind!r}; choose one of {', '.join(GRIDS)}")
+    if preset not in GRIDS[kind]:
+        raise SweepError(f"sweep {kind!r} has no preset {preset!r}; choose one of "
+                         f"{', '.join(GRIDS[kind])}")
+    table = GRIDS[kind][preset]
+    grid_axes = dict(table["axes"])
+    for name, values in (axes or {}).items():
+        if name not in {f.name for f in fields(EIRatioConfig)}:
+            raise SweepError(f"unknown sweep axis {name!r}: not a configuration field")
+        grid_axes[name] = list(values)
+    points = grid(**grid_axes)
+    common = dict(table["fixed"], preset=preset)
+    common.update({k: v for k, v in fixed.items() if v is not None})
+    points = [dict(common, **point) for point in points]
+    for point in points:
+        overrides = {k: v for k, v in point.items() if k not in ("preset", "dataset")}
+        try:
+            make_config(point["preset"], point.get("dataset"), **overrides)
+        except ConfigError as err:
+            raise SweepError(f"grid point {point}: {err}") from None
+    return points
+
+
+def _run_id(cfg: EIRatioConfig) -> str:
+    from experiments.results import new_run_id
+
+    return new_run_id(f"{cfg.dataset}-e{cfg.e_fraction:g}-s{cfg.seed}")
+
+
+# ======================================================================================
+# Command line: python -m experiments ei_ratio ...
+# ======================================================================================
+
+_CLI_FIELDS = {
+    "--hidden": ("n_hidden", int, "hidden LIF cells"),
+    "--e-fraction": ("e_fraction", float, "excitatory fraction of the hidden cells, in [0, 1]"),
+    "--tau-mem": ("tau_mem", float, "membrane time constant (ms)"),
+    "--tau-syn": ("tau_syn", float, "synaptic time constant (ms)"),
+    "--tau-out": ("tau_out", float, "readout time constant (ms)"),
+    "--steps": ("n_steps", int, "time steps per sample"),
+    "--input-scale": ("input_scale", float, "initial input weights |N(0, (s/sqrt(n_in))^2)|"),
+    "--output-scale": ("output_scale", float, "initial readout weights |N(0, (s/sqrt(n_hidden))^2)|"),
+    "--logit-scale": ("logit_scale", float, "logits = this times the time-summed readout"),
+    "--lr": ("learning_rate", float, "learning rate"),
+    "--batch-size": ("batch_size", int, "samples per mini-batch"),
+    "--optimizer": ("optimizer", str, "sgd or adam"),
+    "--feedback": ("feedback", str, "learning-signal weights: symmetric or random"),
+    "--weight-noise": ("weight_noise", float, "sigma of the noise added to weights after updates"),
+    "--chunk-batches": ("chunk_batches", int, "mini-batches per compiled run"),
+    "--seed": ("seed", int, "seed of weights, order and noise"),
+    "--validation": ("validation", int, "images held out of the training set for validation"),
+    "--test": ("test", int, "digits only: images held out as the test set"),
+    "--eval-split": ("eval_split", str, "split evaluated after every epoch"),
+    "--train-samples": ("train_samples", int, "train on the first N training images only"),
+    "--eval-samples": ("eval_samples", int, "evaluate on the first N images only"),
+    "--analysis-samples": ("analysis_samples", int, "validation images whose spikes are kept"),
+}
+
+
+def _preset_default(field_name: str) -> str:
+    base = getattr(EIRatioConfig(), field_name)
+    special = [f"{preset}/{dataset}: {values[field_name]}"
+               for preset, table in PRESETS.items() for dataset, values in table.items()
+               if field_name in values and values[field_name] != base]
+    text = f"default: {base}" + (f" ({'; '.join(special)})" if special else "")
+    return text.replace("%", "%%")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from models.devices import TARGETS
+
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="paper",
+                        help="starting configuration: 'paper' or 'quick' (digits, minutes); "
+                             "default: paper")
+    parser.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"), default=None,
+                        help="data set; default: fashion-mnist for paper, digits for quick")
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="directory with the IDX files; default: $SNN_DATA_DIR, else the "
+                             "download cache")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N",
+                        help=f"training epochs; {_preset_default('epochs')}")
+    parser.add_argument("--device", choices=TARGETS, default=None,
+                        help="simulation device; default: cpp")
+    parser.add_argument("--out", default="results", metavar="DIR",
+                        help="results root; default: results")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of ``python -m experiments ei_ratio``; every default is in the help."""
+    add_common_arguments(parser)
+    parser.add_argument("--resume", default=None, metavar="RUN",
+                        help="continue the run in this results folder from its checkpoint")
+    for option, (field_name, type_, text) in _CLI_FIELDS.items():
+        kwargs = dict(type=type_, default=None, help=f"{text}; {_preset_default(field_name)}")
+        if field_name == "optimizer":
+            kwargs["choices"] = ("sgd", "adam")
+        if field_name == "feedback":
+            kwargs["choices"] = ("symmetric", "random")
+        if field_name == "eval_split":
+            kwargs["choices"] = ("validation", "test")
+        parser.add_argument(option, **kwargs)
+    return parser
+
+
+def config_from_args(args) -> EIRatioConfig:
+    overrides = {field_name: getattr(args, option[2:].replace("-", "_"))
+                 for option, (field_name, _, _) in _CLI_FIELDS.items()}
+    overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)
+    return make_config(args.preset, args.dataset, **overrides)
+
+
+def main(args) -> int:
+    """``python -m experiments ei_ratio``: train one configuration."""
+    from pathlib import Path
+
+    from experiments.results import RunFolder
+
+    if args.resume is not None:
+        given = [o for o in _CLI_FIELDS if getattr(args, o[2:].replace("-", "_")) is not None]
+        if given:
+            raise ConfigError(f"--resume continues a run with its own configuration; "
+                              f"{', '.join(given)} cannot change.")
+        folder = RunFolder.open(args.resume, protocol=PROTOCOL)
+        try:
+            cfg = EIRatioConfig.from_dict(folder.read_config()["config"])
+        except (TypeError, ValueError, KeyError) as err:
+            raise ConfigError(f"--resume: '{folder.config_path}' has no valid ei_ratio "
+                              f"configuration ({err}).") from None
+        changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device))
+                   if v is not None}
+        cfg = dataclasses.replace(cfg, **changes).validate()
+        path = Path(folder.path).resolve()
+        root, run_id = path.parent.parent, path.name
+    else:
+        cfg = config_from_args(args)
+        root, run_id = args.out, None
+    print(f"E:I ratio: {cfg.dataset}, {cfg.n_hidden} hidden cells, E fraction "
+          f"{cfg.e_fraction}, {cfg.epochs} epochs", flush=True)
+    folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,
+                        progress=not args.no_progress)
+    summary = summarise(state.metrics)
+    print(f"results in {folder.path}", flush=True)
+    for key in ("initial_rate_hz", "peak_accuracy", "final_accuracy", "exc_spike_percent"):
+        if summary.get(key) is not None:
+            print(f"{key}: {summary[key]:.4f}", flush=True)
+    return 0
