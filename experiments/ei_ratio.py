@@ -223,13 +223,12 @@ PRESETS = {
     "paper": {
         "fashion-mnist": dict(validation=10000),
         "mnist": dict(validation=10000),
-        "digits": dict(validation=300, test=300, chunk_batches=2, batch_size=64,
-                       input_scale=4.0, output_scale=0.5),
+        "digits": dict(validation=300, test=300, chunk_batches=4, batch_size=32,
+                       input_scale=0.25),
     },
     "quick": {
         "digits": dict(validation=300, test=300, eval_split="test", epochs=15, batch_size=32,
-                       chunk_batches=4, input_scale=4.0, output_scale=0.5,
-                       learning_rate=0.05, analysis_samples=20),
+                       chunk_batches=4, input_scale=0.25),
     },
 }
 

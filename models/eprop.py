@@ -37,6 +37,7 @@ and the surrogate ``psi_j[t]``, write ``q_j[t] = G(t) psi_j[t]``; then::
     dL/dW_kj     =  g_k sum_t G(t) z_j[t]
     dL/dW_ji     =  l_j sum_{a: s_i[a]=1} sum_{t >= a} q_j[t] h_j(t - a),
     h_j(n)       =  cA_j alpha_j**n + cB_j beta**n,  cA = alpha/(alpha-beta), cB = -beta/(alpha-beta)
+                    ((n + 1) alpha**n when tau_mem = tau_syn)
 
 ``h_j`` is the postsynaptic potential of one input spike, so the per-synapse eligibility
 needs no per-step work: the suffix sums over ``t >= a`` are a total minus a prefix,
@@ -44,7 +45,8 @@ needs no per-step work: the suffix sums over ``t >= a`` are a total minus a pref
 ``P(t) = sum_{t'<t} q[t'] alpha**t'``. A synapse adds ``alpha**(-a)`` (``Da``) and
 ``alpha**(-a) P(a)`` (``Ca``) when it delivers a spike, in the pass that transmits it, and
 the eligibility of the sample is ``cA (P_tot Da - Ca) + cB (...beta...)``, evaluated at
-the sample boundary only for inputs that spiked. The subtraction loses about
+the sample boundary only for inputs that spiked. For equal decays the two sums are
+``sum q[t] t alpha**t`` and ``(1 - a) sum q[t] alpha**t``. The subtraction loses about
 ``1e-16 * beta**(-n_steps)`` of relative precision (5e-8 for 100 steps of 1 ms with
 ``tau_syn = 5 ms``); :func:`check_dynamic_range` refuses configurations where this
 exceeds 1e-6.
@@ -160,6 +162,11 @@ class EpropSpec:
         return math.exp(-self.dt_ms / self.tau_out)
 
     @property
+    def equal_decays(self) -> bool:
+        """``tau_mem == tau_syn``: the kernel is ``(n + 1) alpha**n`` (an alpha function)."""
+        return math.isclose(self.tau_mem, self.tau_syn)
+
+    @property
     def n_batches(self) -> int:
         return self.n_samples // self.batch_size
 
@@ -176,10 +183,10 @@ class EpropSpec:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number; got {value!r}")
-        if math.isclose(self.tau_mem, self.tau_syn):
-            raise ValueError("tau_mem and tau_syn must differ (the eligibility kernel "
-                             "(alpha**n - beta**n)/(alpha - beta) is then well defined); "
-                             f"both are {self.tau_mem} ms")
+        if self.equal_decays and self.learn_alpha:
+            raise ValueError("learn_alpha needs tau_mem != tau_syn: the eligibility kernel "
+                             "for equal decays, (n + 1) alpha**n, holds only while the decays "
+                             f"stay equal (both are {self.tau_mem} ms)")
         for name, allowed in (("surrogate", SURROGATES), ("loss", LOSSES),
                               ("optimizer", OPTIMIZERS), ("feedback", FEEDBACK)):
             if getattr(self, name) not in allowed:
@@ -285,6 +292,13 @@ ra = ra / alpha
 Ub = (Ub + {READOUT_FILTER} * psi) / beta
 rb = rb / beta
 """
+# Equal decays: Ua carries sum_{t'<t} G psi t' alpha**t' and Ub sum_{t'<t} G psi alpha**t'
+# (both times alpha**(-t)); rb is unused.
+HIDDEN_STEP_EQUAL = HIDDEN_STEP.replace(
+    f"Ua = (Ua + {READOUT_FILTER} * psi) / alpha", f"Ua = (Ua + {READOUT_FILTER} * psi * {STEP}) / alpha"
+).replace(
+    f"Ub = (Ub + {READOUT_FILTER} * psi) / beta\nrb = rb / beta", f"Ub = (Ub + {READOUT_FILTER} * psi) / alpha"
+)
 HIDDEN_THRESHOLD = "v > theta"
 HIDDEN_RESET = f"""
 c = theta
@@ -362,6 +376,20 @@ INPUT_GRADIENT = """
 elig_a = (Ua_post / ra_post) * Da - Ca
 elig_b = (Ub_post / rb_post) * Db - Cb
 gw += l_post * (alpha_post * elig_a - beta * elig_b) / (alpha_post - beta)
+Ca = 0
+Da = 0
+Cb = 0
+Db = 0
+"""
+INPUT_FORWARD_EQUAL = f"""
+I_post += w
+Ca += Ua_post
+Da += ra_post
+Cb += (1 - {STEP}) * Ub_post
+Db += (1 - {STEP}) * ra_post
+"""
+INPUT_GRADIENT_EQUAL = """
+gw += l_post * ((Ua_post / ra_post) * Da - Ca + (Ub_post / ra_post) * Db - Cb)
 Ca = 0
 Da = 0
 Cb = 0
@@ -590,7 +618,8 @@ def build_eprop_network(spec: EpropSpec, name: str = "eprop") -> EpropNetwork:
     n_exc = spec.n_hidden if spec.n_exc is None else spec.n_exc
     hidden.dale = np.where(np.arange(spec.n_hidden) < n_exc, 1.0, -1.0)
     hidden.run_regularly(HIDDEN_DECAY, when="groups", name=f"{name}_hidden_decay")
-    hidden.run_regularly(HIDDEN_STEP.format(surrogate=SURROGATE_CODE[spec.surrogate]),
+    step_code = HIDDEN_STEP_EQUAL if spec.equal_decays else HIDDEN_STEP
+    hidden.run_regularly(step_code.format(surrogate=SURROGATE_CODE[spec.surrogate]),
                          when="after_synapses", order=0, name=f"{name}_hidden_step")
     hidden.thresholder["spike"].when = "after_synapses"
     hidden.thresholder["spike"].order = 1
@@ -659,7 +688,9 @@ def build_eprop_network(spec: EpropSpec, name: str = "eprop") -> EpropNetwork:
     syn_ns = {k: v for k, v in syn_ns.items() if v is not None}
 
     syn_in = Synapses(inp, hidden, INPUT_SYNAPSE_EQS,
-                      on_pre={"pre": INPUT_FORWARD, "learn": INPUT_GRADIENT, "apply": update_in},
+                      on_pre={"pre": INPUT_FORWARD_EQUAL if spec.equal_decays else INPUT_FORWARD,
+                              "learn": INPUT_GRADIENT_EQUAL if spec.equal_decays else INPUT_GRADIENT,
+                              "apply": update_in},
                       on_event={"pre": "spike", "learn": "learn", "apply": "apply"},
                       namespace=dict(syn_ns), name=f"{name}_w_in")
     syn_in.connect()

@@ -176,6 +176,24 @@ def test_mse_and_random_feedback_runtime(surrogate):
         "random feedback should not give the BPTT gradient"
 
 
+def test_equal_time_constants_runtime():
+    """tau_mem = tau_syn (the paper's released script): the kernel is (n + 1) alpha**n."""
+    n = 3
+    spec = EpropSpec(N_IN, N_HID, N_OUT, n, n, n_steps=30, tau_mem=5.0, tau_syn=5.0,
+                     tau_out=10.0, logit_scale=0.5, loss="ce", learn_theta=True)
+    assert spec.equal_decays
+    select_device("runtime")
+    net = build_eprop_network(spec, name="eprop_equal")
+    handle = build(net.network, net.duration, compile_only=True)
+    steps, labels, params = make_problem(8, n, n_steps=30)
+    params["alpha"] = np.full(N_HID, spec.alpha)
+    params["W_in"] *= 2.5  # enough drive for spikes with the faster membrane
+    mine = run_one_batch(spec, net, handle, steps, labels, params)
+    expected, _, _ = reference_gradients(spec, steps, labels, params, "ce")
+    for name in ("W_in", "W_out", "theta"):
+        assert_close(mine[name], expected[name], name)
+
+
 def numpy_training(spec, steps, labels, params, lr, sigma, noises, adam=False):
     """Mini-batch updates in numpy: the batch-mean BPTT gradient, SGD or Adam, then
     noise, then the projections (input >= 0, readout signs by cell type)."""
@@ -252,7 +270,7 @@ def test_batches_and_chunks_match_numpy_training(optimizer):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(tau_syn=10.0), "must differ"),
+    (dict(tau_syn=10.0, learn_alpha=True), "learn_alpha needs tau_mem != tau_syn"),
     (dict(n_samples=5), "multiple of batch_size"),
     (dict(tau_mem=0.5, tau_syn=0.4), "too large"),
     (dict(loss="hinge"), "loss must be one of"),
