@@ -2,6 +2,7 @@
 
 ``library``: one figure per model of the library, simulated on digits.
 ``desire``: the figures of a desire-backpropagation run, from its results folder.
+``ei_ratio``: the figures of E:I-ratio sweeps, from their sweep folders.
 """
 
 import argparse
@@ -32,10 +33,23 @@ def main(argv=None) -> int:
                      help="output directory; default: RUN/figures")
     des.add_argument("--epoch", type=int, default=None,
                      help="epoch of the output rasters; default: the last one")
+    eir = sub.add_parser("ei_ratio", help="figures of E:I-ratio sweeps (Kilgore et al. 2025)",
+                         description="Peak accuracy vs initial rate, accuracy vs weight noise, "
+                                     "van Rossum distances and the excitatory share of spikes "
+                                     "of E:I-ratio sweeps; each figure only where the sweeps "
+                                     "hold its data.")
+    eir.add_argument("sweeps", metavar="SWEEP", nargs="+",
+                     help="folder of a sweep (<root>/<name>, with summary.jsonl), e.g. "
+                          "results/ei_rate results/ei_noise; the figures combine them")
+    eir.add_argument("--out", default=None,
+                     help="output directory; default: SWEEP/figures for one sweep, "
+                          "<common parent>/figures for several")
     args = parser.parse_args(argv)
 
     if args.figure == "desire":
         return _desire(args)
+    if args.figure == "ei_ratio":
+        return _ei_ratio(args)
     if args.samples < 1:
         parser.error(f"--samples must be a positive integer; got {args.samples}")
     from brian2 import prefs, seed, set_device
@@ -73,6 +87,29 @@ def _desire(args) -> int:
         print(f"python -m figures desire: {err}", file=sys.stderr)
         return 2
     folder = Path(written["accuracy"][0]).parent
+    print(f"wrote {sum(len(v) for v in written.values())} files "
+          f"({', '.join(written)}) to {folder}")
+    return 0
+
+
+def _ei_ratio(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from figures.ei_ratio import NotASweepError, make_ei_ratio_figures
+
+    try:
+        written, skipped = make_ei_ratio_figures(args.sweeps, args.out)
+    except (NotASweepError, ValueError, FileNotFoundError) as err:
+        print(f"python -m figures ei_ratio: {err}", file=sys.stderr)
+        return 2
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+    if not written:
+        print("python -m figures ei_ratio: no figure could be drawn from "
+              f"{', '.join(args.sweeps)}", file=sys.stderr)
+        return 2
+    folder = Path(next(iter(written.values()))[0]).parent
     print(f"wrote {sum(len(v) for v in written.values())} files "
           f"({', '.join(written)}) to {folder}")
     return 0

@@ -67,7 +67,7 @@ def test_metrics_agree_with_recorded_spikes(quick_run):
     assert first["epoch"] == 0
     assert first["hidden_rate_hz"] < 25.6, "the quick preset starts in the biological band"
     rec = folder.read_recording("epoch-0000")
-    assert int(rec["n_exc"]) == cfg.n_exc == 80
+    assert rec["n_exc"].item() == cfg.n_exc == 80
     per_sample = []
     for k in range(cfg.analysis_samples):
         mine = rec["sample"] == k
