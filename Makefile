@@ -24,6 +24,10 @@ demo: $(STAMP)
 	$(PY) -m figures library --dataset digits --out figures/out
 	$(PY) -m experiments desire --preset quick --out results
 	$(PY) -m figures desire results/desire
+	$(PY) -m experiments ei_ratio --preset quick --out results --no-progress
+	$(PY) -m experiments ei_ratio_sweep rate --preset quick --trials 1 --epochs 5 --out results --no-progress
+	$(PY) -m experiments ei_ratio_sweep noise --preset quick --trials 1 --epochs 5 --out results --no-progress
+	$(PY) -m figures ei_ratio results/ei_ratio_rate_quick results/ei_ratio_noise_quick
 
 test: $(STAMP)
 	$(PY) -m pytest

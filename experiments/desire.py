@@ -129,7 +129,7 @@ from brian2 import (
     ms,
 )
 
-from experiments.training import ConfigurationError
+from experiments.training import ConfigurationError, ImageProtocol, load_image_splits
 from models.devices import use_source_queues
 from models.neurons import get_neuron_model
 from models.populations import layer
@@ -1042,38 +1042,12 @@ def build_network(sizes, n_samples: int, cfg: DesireConfig | None = None, *,
 
 
 def load_data(cfg: DesireConfig):
-    """Training and evaluation images (float64 rows in [0, 1]) and labels for ``cfg``.
-
-    Raises :class:`ConfigError` when the data cannot be found or read, with the
-    message of :mod:`experiments.datasets` (which names the files and the fix).
-    """
-    from experiments.datasets import DatasetError, load_dataset
-
-    kwargs = dict(validation=cfg.validation)
-    if cfg.dataset == "digits":
-        kwargs["test"] = cfg.test
-    else:
-        kwargs.update(data_dir=cfg.data_dir, use_test=cfg.eval_split == "test")
-    try:
-        splits = load_dataset(cfg.dataset, **kwargs)
-    except FileNotFoundError as err:
-        raise ConfigError(f"data_dir: {err}") from None
-    except DatasetError as err:
-        raise ConfigError(f"data_dir: {err}") from None
-    train = splits.train
-    evaluation = splits.test if cfg.eval_split == "test" else splits.validation
-    if evaluation is None:
-        raise ConfigError(f"eval_split: the {cfg.eval_split} split is empty; give it images.")
-    x_train, y_train = train.flat().astype(np.float64), train.labels
-    x_eval, y_eval = evaluation.flat().astype(np.float64), evaluation.labels
-    if cfg.train_samples is not None:
-        x_train, y_train = x_train[:cfg.train_samples], y_train[:cfg.train_samples]
-    if cfg.eval_samples is not None:
-        x_eval, y_eval = x_eval[:cfg.eval_samples], y_eval[:cfg.eval_samples]
-    return x_train, y_train, x_eval, y_eval
+    """``(x_train, y_train, x_eval, y_eval)``: pixel rows in [0, 1] and labels; a missing
+    or unreadable data set raises :class:`ConfigError` before anything is compiled."""
+    return load_image_splits(cfg, ConfigError)
 
 
-class DesireProtocol:
+class DesireProtocol(ImageProtocol):
     """Desire backpropagation as a chunked protocol for :class:`experiments.training.Trainer`.
 
     Loads the data when created (so a missing data directory fails before anything is
@@ -1106,26 +1080,6 @@ class DesireProtocol:
         self._rasters = {}
 
     # -- sizes and schedule -------------------------------------------------------------
-    @property
-    def n_epochs(self) -> int:
-        return self.cfg.epochs
-
-    @property
-    def chunk_size(self) -> int:
-        return self.cfg.chunk_size
-
-    @property
-    def n_train(self) -> int:
-        return len(self.y_train)
-
-    @property
-    def n_eval(self) -> int:
-        return len(self.y_eval)
-
-    @property
-    def eval_split(self) -> str:
-        return self.cfg.eval_split
-
     def seeds(self) -> dict:
         return {
             "seed": self.cfg.seed,

@@ -54,7 +54,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from experiments.training import ConfigurationError
+from experiments.training import ConfigurationError, ImageProtocol, load_image_splits
 from models.eprop import EpropSpec, build_eprop_network
 
 __all__ = ["PROTOCOL", "EIRatioConfig", "ConfigError", "PRESETS", "make_config",
@@ -261,28 +261,9 @@ def make_config(preset: str = "paper", dataset: str | None = None, **overrides) 
 
 
 def load_data(cfg: EIRatioConfig):
-    """``(x_train, y_train, x_eval, y_eval)``: pixel rows in [0, 1] and labels."""
-    from experiments.datasets import DatasetError, load_dataset
-
-    kwargs = dict(validation=cfg.validation)
-    if cfg.dataset == "digits":
-        kwargs["test"] = cfg.test
-    else:
-        kwargs.update(data_dir=cfg.data_dir, use_test=cfg.eval_split == "test")
-    try:
-        splits = load_dataset(cfg.dataset, **kwargs)
-    except (FileNotFoundError, DatasetError) as err:
-        raise ConfigError(f"data_dir: {err}") from None
-    evaluation = splits.test if cfg.eval_split == "test" else splits.validation
-    if evaluation is None:
-        raise ConfigError(f"eval_split: the {cfg.eval_split} split is empty; give it images.")
-    x_train, y_train = splits.train.flat().astype(np.float64), splits.train.labels
-    x_eval, y_eval = evaluation.flat().astype(np.float64), evaluation.labels
-    if cfg.train_samples is not None:
-        x_train, y_train = x_train[:cfg.train_samples], y_train[:cfg.train_samples]
-    if cfg.eval_samples is not None:
-        x_eval, y_eval = x_eval[:cfg.eval_samples], y_eval[:cfg.eval_samples]
-    return x_train, y_train, x_eval, y_eval
+    """``(x_train, y_train, x_eval, y_eval)``: pixel rows in [0, 1] and labels; a missing
+    or unreadable data set raises :class:`ConfigError` before anything is compiled."""
+    return load_image_splits(cfg, ConfigError)
 
 
 def spike_steps(cfg: EIRatioConfig, images) -> np.ndarray:
@@ -324,7 +305,7 @@ def _softmax_cross_entropy(Y, labels) -> np.ndarray:
     return -logp[np.arange(len(labels)), labels]
 
 
-class EIRatioProtocol:
+class EIRatioProtocol(ImageProtocol):
     """The E:I-ratio protocol for :class:`experiments.training.Trainer`.
 
     Loads the data and computes the input spike steps when created (so bad data fails
@@ -351,26 +332,6 @@ class EIRatioProtocol:
         self.n_analysis = min(cfg.analysis_samples, len(self.y_eval), cfg.chunk_size)
 
     # -- sizes and schedule ----------------------------------------------------------------
-    @property
-    def n_epochs(self) -> int:
-        return self.cfg.epochs
-
-    @property
-    def chunk_size(self) -> int:
-        return self.cfg.chunk_size
-
-    @property
-    def n_train(self) -> int:
-        return len(self.y_train)
-
-    @property
-    def n_eval(self) -> int:
-        return len(self.y_eval)
-
-    @property
-    def eval_split(self) -> str:
-        return self.cfg.eval_split
-
     @property
     def batches_per_epoch(self) -> int:
         return -(-self.n_train // self.cfg.batch_size)

@@ -61,7 +61,8 @@ import numpy as np
 
 from experiments.results import RunFolder
 
-__all__ = ["TrainingState", "Trainer", "ConfigurationError", "CHECKPOINT_FORMAT"]
+__all__ = ["TrainingState", "Trainer", "ConfigurationError", "CHECKPOINT_FORMAT",
+           "ImageProtocol", "load_image_splits"]
 
 #: Version of the checkpoint layout (stored in its metadata).
 CHECKPOINT_FORMAT = 1
@@ -74,6 +75,64 @@ class ConfigurationError(ValueError):
 
     Protocols subclass it; the command line prints the message (which names the field
     and the fix) and exits with status 2."""
+
+
+def load_image_splits(cfg, error=ConfigurationError):
+    """Training and evaluation images (float64 rows in [0, 1]) and labels of a protocol
+    configuration with the fields ``dataset``, ``data_dir``, ``validation``, ``test``,
+    ``eval_split``, ``train_samples`` and ``eval_samples``.
+
+    Raises ``error`` (a :class:`ConfigurationError`) when the data cannot be found or
+    read, with the message of :mod:`experiments.datasets` (it names the files and the fix).
+    """
+    from experiments.datasets import DatasetError, load_dataset
+
+    kwargs = dict(validation=cfg.validation)
+    if cfg.dataset == "digits":
+        kwargs["test"] = cfg.test
+    else:
+        kwargs.update(data_dir=cfg.data_dir, use_test=cfg.eval_split == "test")
+    try:
+        splits = load_dataset(cfg.dataset, **kwargs)
+    except (FileNotFoundError, DatasetError) as err:
+        raise error(f"data_dir: {err}") from None
+    evaluation = splits.test if cfg.eval_split == "test" else splits.validation
+    if evaluation is None:
+        raise error(f"eval_split: the {cfg.eval_split} split is empty; give it images.")
+    x_train, y_train = splits.train.flat().astype(np.float64), splits.train.labels
+    x_eval, y_eval = evaluation.flat().astype(np.float64), evaluation.labels
+    if cfg.train_samples is not None:
+        x_train, y_train = x_train[:cfg.train_samples], y_train[:cfg.train_samples]
+    if cfg.eval_samples is not None:
+        x_eval, y_eval = x_eval[:cfg.eval_samples], y_eval[:cfg.eval_samples]
+    return x_train, y_train, x_eval, y_eval
+
+
+class ImageProtocol:
+    """The schedule every image-classification protocol derives from its configuration
+    (``cfg.epochs``, ``cfg.chunk_size``, ``cfg.eval_split``) and its label arrays
+    (``y_train``, ``y_eval``): the engine's ``n_epochs``, ``chunk_size``, ``n_train``,
+    ``n_eval`` and ``eval_split``."""
+
+    @property
+    def n_epochs(self) -> int:
+        return self.cfg.epochs
+
+    @property
+    def chunk_size(self) -> int:
+        return self.cfg.chunk_size
+
+    @property
+    def n_train(self) -> int:
+        return len(self.y_train)
+
+    @property
+    def n_eval(self) -> int:
+        return len(self.y_eval)
+
+    @property
+    def eval_split(self) -> str:
+        return self.cfg.eval_split
 
 
 @dataclass
