@@ -77,8 +77,10 @@ class EIRatioConfig:
     Input: ``latency_tau`` (steps), ``latency_threshold``.
     Initial weights: ``input_scale``, ``output_scale`` (see the module docstring).
     Loss: ``logit_scale`` (logits = ``logit_scale`` times the time-summed readout).
-    Learning: ``learning_rate``, ``batch_size``, ``optimizer`` ('sgd', 'adam'),
-    ``surrogate`` ('pwl' with height ``gamma``, or 'sigmoid'), ``feedback``
+    Learning: ``learning_rate`` (at epoch 0, times ``exp(-lr_decay * epoch)``),
+    ``batch_size``, ``optimizer`` ('sgd', 'adam'),
+    ``surrogate`` ('pwl' with height ``gamma``, or 'sigmoid' with steepness
+    ``surrogate_beta``), ``feedback``
     ('symmetric', 'random'), ``weight_noise`` (sigma of the update noise, >= 0).
     Schedule: ``epochs``, ``chunk_batches`` (batches per compiled run), ``seed``.
     Data: ``dataset`` ('fashion-mnist', 'mnist', 'digits'), ``data_dir``,
@@ -104,10 +106,12 @@ class EIRatioConfig:
     input_scale: float = 0.08
     output_scale: float = 0.5
     learning_rate: float = 0.1
+    lr_decay: float = 0.0
     batch_size: int = 256
     optimizer: str = "sgd"
     surrogate: str = "pwl"
     gamma: float = 0.3
+    surrogate_beta: float = 5.0
     feedback: str = "symmetric"
     weight_noise: float = 0.0
     epochs: int = 30
@@ -168,6 +172,7 @@ class EIRatioConfig:
             if not is_int(value) or value < 1:
                 fail(f"{name}: must be a positive integer, got {value!r}.")
         for name in ("tau_mem", "tau_syn", "tau_out", "dt_ms", "theta", "latency_tau", "gamma",
+                     "surrogate_beta",
                      "input_scale", "output_scale", "logit_scale"):
             value = getattr(self, name)
             if not is_real(value) or value <= 0:
@@ -176,6 +181,9 @@ class EIRatioConfig:
             fail(f"latency_threshold: must lie in (0, 1), got {self.latency_threshold!r}.")
         if not is_real(self.learning_rate) or self.learning_rate < 0:
             fail(f"learning_rate: must be a number >= 0, got {self.learning_rate!r}.")
+        if not is_real(self.lr_decay) or self.lr_decay < 0:
+            fail(f"lr_decay: must be a number >= 0 (0: a constant learning rate), got "
+                 f"{self.lr_decay!r}.")
         if not is_real(self.weight_noise) or self.weight_noise < 0:
             fail(f"weight_noise: the noise sigma must be a number >= 0 (0 switches it "
                  f"off), got {self.weight_noise!r}.")
@@ -212,7 +220,7 @@ class EIRatioConfig:
             dt_ms=float(self.dt_ms), tau_mem=float(self.tau_mem), tau_syn=float(self.tau_syn),
             tau_out=float(self.tau_out), theta=float(self.theta),
             logit_scale=float(self.logit_scale), surrogate=self.surrogate,
-            gamma=float(self.gamma), loss="ce", feedback=self.feedback,
+            gamma=float(self.gamma), beta_sg=float(self.surrogate_beta), loss="ce", feedback=self.feedback,
             optimizer=self.optimizer, n_exc=self.n_exc, nonnegative_input=True,
             weight_noise=self.weight_noise > 0,
         ).validate()
@@ -343,7 +351,7 @@ class EIRatioProtocol(ImageProtocol):
                 "data_split": 0}
 
     def learning_rate(self, epoch: int) -> float:
-        return self.cfg.learning_rate
+        return self.cfg.learning_rate * math.exp(-self.cfg.lr_decay * epoch)
 
     def train_order(self, epoch: int) -> np.ndarray:
         return np.random.default_rng((self.cfg.seed, _ORDER_STREAM, epoch)).permutation(self.n_train)
@@ -392,7 +400,7 @@ class EIRatioProtocol(ImageProtocol):
         samples = np.asarray(samples)
         k0 = epoch * self.batches_per_epoch + chunk * self.cfg.chunk_batches
         return self.net.run_args(self.steps_train[samples], self.y_train[samples],
-                                 lr=self.cfg.learning_rate, learn=True,
+                                 lr=self.learning_rate(epoch), learn=True,
                                  sigma=self.cfg.weight_noise, adam_step0=k0,
                                  noise=self._noise(epoch, chunk))
 
@@ -650,9 +658,13 @@ _CLI_FIELDS = {
     "--output-scale": ("output_scale", float, "initial readout weights |N(0, (s/sqrt(n_hidden))^2)|"),
     "--logit-scale": ("logit_scale", float, "logits = this times the time-summed readout"),
     "--lr": ("learning_rate", float, "learning rate"),
+    "--lr-decay": ("lr_decay", float, "learning rate decays as exp(-lr_decay * epoch)"),
     "--batch-size": ("batch_size", int, "samples per mini-batch"),
     "--optimizer": ("optimizer", str, "sgd or adam"),
     "--feedback": ("feedback", str, "learning-signal weights: symmetric or random"),
+    "--surrogate": ("surrogate", str, "surrogate derivative: pwl or sigmoid"),
+    "--surrogate-beta": ("surrogate_beta", float, "steepness of the sigmoid surrogate"),
+    "--gamma": ("gamma", float, "height of the piecewise-linear surrogate"),
     "--weight-noise": ("weight_noise", float, "sigma of the noise added to weights after updates"),
     "--chunk-batches": ("chunk_batches", int, "mini-batches per compiled run"),
     "--seed": ("seed", int, "seed of weights, order and noise"),
@@ -706,6 +718,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
             kwargs["choices"] = ("sgd", "adam")
         if field_name == "feedback":
             kwargs["choices"] = ("symmetric", "random")
+        if field_name == "surrogate":
+            kwargs["choices"] = ("pwl", "sigmoid")
         if field_name == "eval_split":
             kwargs["choices"] = ("validation", "test")
         parser.add_argument(option, **kwargs)

@@ -118,6 +118,7 @@ def test_sweep_task_and_restart(tmp_path):
     (["ei_ratio", "--preset", "quick", "--e-fraction", "1.3"], "e_fraction: the excitatory fraction must lie in [0, 1]"),
     (["ei_ratio", "--preset", "quick", "--weight-noise", "-0.1"], "weight_noise: the noise sigma must be"),
     (["ei_ratio", "--preset", "quick", "--tau-mem", "-5"], "tau_mem: must be a positive number"),
+    (["ei_ratio", "--preset", "quick", "--lr-decay=-1"], "lr_decay: must be a number >= 0"),
     (["ei_ratio", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "data_dir"),
     (["ei_ratio_sweep", "rate", "--e-fractions", "0.5,1.3"], "e_fraction: the excitatory fraction"),
     (["ei_ratio_sweep", "noise", "--noise=-1e-4"], "weight_noise"),
