@@ -76,6 +76,8 @@ class EIRatioConfig:
     ``tau_syn``, ``tau_out`` (ms), ``theta`` (threshold), ``n_steps`` of ``dt_ms``.
     Input: ``latency_tau`` (steps), ``latency_threshold``.
     Initial weights: ``input_scale``, ``output_scale`` (see the module docstring).
+    ``nonnegative_input`` (the paper's; ``False``: signed input weights, drawn from
+    ``N(0, (input_scale / sqrt(n_in))**2)`` without the absolute value).
     Loss: ``logit_scale`` (logits = ``logit_scale`` times the time-summed readout).
     Learning: ``learning_rate`` (at epoch 0, times ``exp(-lr_decay * epoch)``),
     ``batch_size``, ``optimizer`` ('sgd', 'adam'),
@@ -105,6 +107,7 @@ class EIRatioConfig:
     logit_scale: float = 0.01
     input_scale: float = 0.08
     output_scale: float = 0.5
+    nonnegative_input: bool = True
     learning_rate: float = 0.1
     lr_decay: float = 0.0
     batch_size: int = 256
@@ -181,6 +184,8 @@ class EIRatioConfig:
             fail(f"latency_threshold: must lie in (0, 1), got {self.latency_threshold!r}.")
         if not is_real(self.learning_rate) or self.learning_rate < 0:
             fail(f"learning_rate: must be a number >= 0, got {self.learning_rate!r}.")
+        if not isinstance(self.nonnegative_input, bool):
+            fail(f"nonnegative_input: must be true or false, got {self.nonnegative_input!r}.")
         if not is_real(self.lr_decay) or self.lr_decay < 0:
             fail(f"lr_decay: must be a number >= 0 (0: a constant learning rate), got "
                  f"{self.lr_decay!r}.")
@@ -221,7 +226,8 @@ class EIRatioConfig:
             tau_out=float(self.tau_out), theta=float(self.theta),
             logit_scale=float(self.logit_scale), surrogate=self.surrogate,
             gamma=float(self.gamma), beta_sg=float(self.surrogate_beta), loss="ce", feedback=self.feedback,
-            optimizer=self.optimizer, n_exc=self.n_exc, nonnegative_input=True,
+            optimizer=self.optimizer, n_exc=self.n_exc,
+            nonnegative_input=bool(self.nonnegative_input),
             weight_noise=self.weight_noise > 0,
         ).validate()
 
@@ -291,7 +297,9 @@ def initial_weights(cfg: EIRatioConfig, n_in: int, n_out: int = 10) -> dict:
     random feedback, ``B`` ``(n_hidden, n_out)``, from the seed."""
     rng = np.random.default_rng((cfg.seed, _WEIGHT_STREAM))
     n_hid = cfg.n_hidden
-    W_in = np.abs(rng.standard_normal((n_hid, n_in))) * cfg.input_scale / math.sqrt(n_in)
+    W_in = rng.standard_normal((n_hid, n_in)) * cfg.input_scale / math.sqrt(n_in)
+    if cfg.nonnegative_input:
+        W_in = np.abs(W_in)
     sign = np.where(np.arange(n_hid) < cfg.n_exc, 1.0, -1.0)
     W_out = np.abs(rng.standard_normal((n_out, n_hid))) * cfg.output_scale / math.sqrt(n_hid)
     out = {"W_in": W_in, "W_out": W_out * sign[None, :]}
@@ -712,6 +720,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add_common_arguments(parser)
     parser.add_argument("--resume", default=None, metavar="RUN",
                         help="continue the run in this results folder from its checkpoint")
+    parser.add_argument("--signed-input", action="store_true",
+                        help="signed input weights (default: non-negative, as in the paper)")
     for option, (field_name, type_, text) in _CLI_FIELDS.items():
         kwargs = dict(type=type_, default=None, help=f"{text}; {_preset_default(field_name)}")
         if field_name == "optimizer":
@@ -730,6 +740,8 @@ def config_from_args(args) -> EIRatioConfig:
     overrides = {field_name: getattr(args, option[2:].replace("-", "_"))
                  for option, (field_name, _, _) in _CLI_FIELDS.items()}
     overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)
+    if args.signed_input:
+        overrides["nonnegative_input"] = False
     return make_config(args.preset, args.dataset, **overrides)
 
 
@@ -741,6 +753,7 @@ def main(args) -> int:
 
     if args.resume is not None:
         given = [o for o in _CLI_FIELDS if getattr(args, o[2:].replace("-", "_")) is not None]
+        given += ["--signed-input"] if args.signed_input else []
         if given:
             raise ConfigError(f"--resume continues a run with its own configuration; "
                               f"{', '.join(given)} cannot change.")
