@@ -129,6 +129,8 @@ from brian2 import (
     ms,
 )
 
+from experiments.options import (DATA_FIELDS, add_field_options, field_overrides,
+                                 given_options, preset_default)
 from experiments.training import ConfigurationError, ImageProtocol, load_image_splits
 from models.devices import use_source_queues
 from models.neurons import get_neuron_model
@@ -1222,30 +1224,13 @@ _CLI_FIELDS = {
     "--lr-decay": ("lr_decay", float, "learning rate decays as exp(-lr_decay * epoch)"),
     "--chunk-size": ("chunk_size", int, "samples per compiled run (the last one is padded)"),
     "--seed": ("seed", int, "seed of weights, dropout masks and training order"),
-    "--validation": ("validation", int, "images held out of the training set for validation"),
-    "--test": ("test", int, "digits only: images held out as the test set"),
-    "--eval-split": ("eval_split", str, "split evaluated after every epoch"),
-    "--train-samples": ("train_samples", int, "train on the first N training images only"),
-    "--eval-samples": ("eval_samples", int, "evaluate on the first N images only"),
+    **DATA_FIELDS,
     "--weight-dtype": ("weight_dtype", str, "floating point type of weights"),
 }
 
 
 def _preset_default(field_name: str) -> str:
-    """Help text for an option whose default depends on the preset and data set."""
-    base = getattr(DesireConfig(), field_name)
-    special = []
-    for preset, table in PRESETS.items():
-        for dataset, values in table.items():
-            if field_name in values and values[field_name] != base:
-                value = values[field_name]
-                value = " ".join(map(str, value)) if isinstance(value, tuple) else value
-                special.append(f"{preset}/{dataset}: {value}")
-    base = " ".join(map(str, base)) if isinstance(base, tuple) else base
-    text = f"default: {base}"
-    if special:
-        text += " (" + "; ".join(special) + ")"
-    return text.replace("%", "%%")
+    return preset_default(DesireConfig, PRESETS, field_name)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -1277,15 +1262,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--dropout", type=float, nargs=2, default=None, metavar=("P_IN", "P_HID"),
                         help="dropout probabilities of the input and hidden layers; default: "
                              "0.0 0.3 (fashion-mnist: 0.05 0.40; quick: 0.0 0.2)")
-    for option, (field_name, type_, text) in _CLI_FIELDS.items():
-        kwargs = dict(type=type_, default=None, help=f"{text}; {_preset_default(field_name)}")
-        if field_name == "hidden":
-            kwargs.update(nargs="+", metavar="N")
-        if field_name == "eval_split":
-            kwargs["choices"] = ("validation", "test")
-        if field_name == "weight_dtype":
-            kwargs["choices"] = ("float64", "float32")
-        parser.add_argument(option, **kwargs)
+    add_field_options(parser, _CLI_FIELDS, DesireConfig, PRESETS,
+                      choices={"eval_split": ("validation", "test"),
+                               "weight_dtype": ("float64", "float32")},
+                      multiple=("hidden",))
     parser.add_argument("--no-shuffle", action="store_true",
                         help="keep the training order fixed; default: reshuffle every epoch")
     parser.add_argument("--no-progress", action="store_true",
@@ -1295,8 +1275,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def config_from_args(args) -> DesireConfig:
     """A validated configuration from parsed command-line arguments (new runs)."""
-    overrides = {field_name: getattr(args, option[2:].replace("-", "_"))
-                 for option, (field_name, _, _) in _CLI_FIELDS.items()}
+    overrides = field_overrides(args, _CLI_FIELDS)
     overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)
     if args.dropout is not None:
         overrides.update(dropout_input=args.dropout[0], dropout_hidden=args.dropout[1])
@@ -1307,8 +1286,7 @@ def config_from_args(args) -> DesireConfig:
 
 def _resume_config(args, folder) -> DesireConfig:
     """The configuration stored with a run, with only --epochs (and --device) changed."""
-    fixed = [option for option, (field_name, _, _) in _CLI_FIELDS.items()
-             if getattr(args, option[2:].replace("-", "_")) is not None]
+    fixed = given_options(args, _CLI_FIELDS)
     fixed += [name for name, value in (("--dataset", args.dataset), ("--dropout", args.dropout),
                                         ("--data-dir", args.data_dir)) if value is not None]
     if args.no_shuffle:

@@ -54,6 +54,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from experiments.options import (DATA_FIELDS, add_field_options, field_overrides,
+                                 given_options, preset_default)
 from experiments.training import ConfigurationError, ImageProtocol, load_image_splits
 from models.eprop import EpropSpec, build_eprop_network
 
@@ -676,22 +678,13 @@ _CLI_FIELDS = {
     "--weight-noise": ("weight_noise", float, "sigma of the noise added to weights after updates"),
     "--chunk-batches": ("chunk_batches", int, "mini-batches per compiled run"),
     "--seed": ("seed", int, "seed of weights, order and noise"),
-    "--validation": ("validation", int, "images held out of the training set for validation"),
-    "--test": ("test", int, "digits only: images held out as the test set"),
-    "--eval-split": ("eval_split", str, "split evaluated after every epoch"),
-    "--train-samples": ("train_samples", int, "train on the first N training images only"),
-    "--eval-samples": ("eval_samples", int, "evaluate on the first N images only"),
+    **DATA_FIELDS,
     "--analysis-samples": ("analysis_samples", int, "validation images whose spikes are kept"),
 }
 
 
 def _preset_default(field_name: str) -> str:
-    base = getattr(EIRatioConfig(), field_name)
-    special = [f"{preset}/{dataset}: {values[field_name]}"
-               for preset, table in PRESETS.items() for dataset, values in table.items()
-               if field_name in values and values[field_name] != base]
-    text = f"default: {base}" + (f" ({'; '.join(special)})" if special else "")
-    return text.replace("%", "%%")
+    return preset_default(EIRatioConfig, PRESETS, field_name)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -722,23 +715,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="continue the run in this results folder from its checkpoint")
     parser.add_argument("--signed-input", action="store_true",
                         help="signed input weights (default: non-negative, as in the paper)")
-    for option, (field_name, type_, text) in _CLI_FIELDS.items():
-        kwargs = dict(type=type_, default=None, help=f"{text}; {_preset_default(field_name)}")
-        if field_name == "optimizer":
-            kwargs["choices"] = ("sgd", "adam")
-        if field_name == "feedback":
-            kwargs["choices"] = ("symmetric", "random")
-        if field_name == "surrogate":
-            kwargs["choices"] = ("pwl", "sigmoid")
-        if field_name == "eval_split":
-            kwargs["choices"] = ("validation", "test")
-        parser.add_argument(option, **kwargs)
+    add_field_options(parser, _CLI_FIELDS, EIRatioConfig, PRESETS,
+                      choices={"optimizer": ("sgd", "adam"), "feedback": ("symmetric", "random"),
+                               "surrogate": ("pwl", "sigmoid"),
+                               "eval_split": ("validation", "test")})
     return parser
 
 
 def config_from_args(args) -> EIRatioConfig:
-    overrides = {field_name: getattr(args, option[2:].replace("-", "_"))
-                 for option, (field_name, _, _) in _CLI_FIELDS.items()}
+    overrides = field_overrides(args, _CLI_FIELDS)
     overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)
     if args.signed_input:
         overrides["nonnegative_input"] = False
@@ -752,7 +737,7 @@ def main(args) -> int:
     from experiments.results import RunFolder
 
     if args.resume is not None:
-        given = [o for o in _CLI_FIELDS if getattr(args, o[2:].replace("-", "_")) is not None]
+        given = given_options(args, _CLI_FIELDS)
         given += ["--signed-input"] if args.signed_input else []
         if given:
             raise ConfigError(f"--resume continues a run with its own configuration; "

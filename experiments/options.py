@@ -1,0 +1,69 @@
+"""Command-line options that the protocols share.
+
+Each protocol maps options to configuration fields in a table ``{option: (field, type,
+help)}``. Here are the table of the data-split options that every image protocol has,
+the help text of a default that depends on the preset, and the three loops over such a
+table: adding the options, reading them back as configuration overrides, and listing
+the ones that were given.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["DATA_FIELDS", "preset_default", "add_field_options", "field_overrides",
+           "given_options"]
+
+#: Options of the data split: option -> (config field, type, help).
+DATA_FIELDS = {
+    "--validation": ("validation", int, "images held out of the training set for validation"),
+    "--test": ("test", int, "digits only: images held out as the test set"),
+    "--eval-split": ("eval_split", str, "split evaluated after every epoch"),
+    "--train-samples": ("train_samples", int, "train on the first N training images only"),
+    "--eval-samples": ("eval_samples", int, "evaluate on the first N images only"),
+}
+
+
+def _show(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def preset_default(config_cls, presets: dict, field_name: str) -> str:
+    """``default: X (preset/dataset: Y; ...)`` for a configuration field whose value some
+    presets change (escaped for argparse)."""
+    base = getattr(config_cls(), field_name)
+    special = [f"{preset}/{dataset}: {_show(values[field_name])}"
+               for preset, table in presets.items() for dataset, values in table.items()
+               if field_name in values and values[field_name] != base]
+    text = f"default: {_show(base)}" + (f" ({'; '.join(special)})" if special else "")
+    return text.replace("%", "%%")
+
+
+def _dest(option: str) -> str:
+    return option[2:].replace("-", "_")
+
+
+def add_field_options(parser: argparse.ArgumentParser, fields: dict, config_cls, presets: dict,
+                      choices: dict | None = None, multiple: tuple = ()) -> None:
+    """Add one option per entry of ``fields`` (default ``None``: the preset decides),
+    with ``choices`` per field name and ``nargs='+'`` for the fields in ``multiple``."""
+    choices = choices or {}
+    for option, (field_name, type_, text) in fields.items():
+        kwargs = dict(type=type_, default=None,
+                      help=f"{text}; {preset_default(config_cls, presets, field_name)}")
+        if field_name in choices:
+            kwargs["choices"] = choices[field_name]
+        if field_name in multiple:
+            kwargs.update(nargs="+", metavar="N")
+        parser.add_argument(option, **kwargs)
+
+
+def field_overrides(args, fields: dict) -> dict:
+    """``{field: value}`` of the table's options as parsed (``None`` where not given)."""
+    return {field_name: getattr(args, _dest(option))
+            for option, (field_name, _, _) in fields.items()}
+
+
+def given_options(args, fields: dict) -> list:
+    """The table's options that were given on the command line."""
+    return [option for option in fields if getattr(args, _dest(option)) is not None]
