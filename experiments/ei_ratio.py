@@ -542,6 +542,15 @@ def summarise(metrics: list, last: int = 3) -> dict:
     return out
 
 
+def stored_config(folder) -> EIRatioConfig:
+    """The configuration saved in a run folder's ``config.json``."""
+    try:
+        return EIRatioConfig.from_dict(folder.read_config()["config"])
+    except (TypeError, ValueError, KeyError) as err:
+        raise ConfigError(f"--resume: '{folder.config_path}' has no valid ei_ratio "
+                          f"configuration ({err}).") from None
+
+
 def run(cfg: EIRatioConfig, root, *, run_id: str | None = None, resume: bool = False,
         progress: bool = True, data=None):
     """Train one configuration; returns ``(RunFolder, final TrainingState)``.
@@ -557,11 +566,7 @@ def run(cfg: EIRatioConfig, root, *, run_id: str | None = None, resume: bool = F
     existing = None if run_id is None else RunFolder(Path(root) / PROTOCOL / run_id)
     if resume and existing is not None and existing.config_path.is_file():
         folder = RunFolder.open(existing.path, protocol=PROTOCOL)
-        try:
-            stored = EIRatioConfig.from_dict(folder.read_config()["config"])
-        except (TypeError, ValueError, KeyError) as err:
-            raise ConfigError(f"--resume: '{folder.config_path}' has no valid ei_ratio "
-                              f"configuration ({err}).") from None
+        stored = stored_config(folder)
         if dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device) != cfg:
             raise ConfigError(f"--resume: the run in {folder.path} has another configuration; "
                               "start a new run instead.")
@@ -743,11 +748,7 @@ def main(args) -> int:
             raise ConfigError(f"--resume continues a run with its own configuration; "
                               f"{', '.join(given)} cannot change.")
         folder = RunFolder.open(args.resume, protocol=PROTOCOL)
-        try:
-            cfg = EIRatioConfig.from_dict(folder.read_config()["config"])
-        except (TypeError, ValueError, KeyError) as err:
-            raise ConfigError(f"--resume: '{folder.config_path}' has no valid ei_ratio "
-                              f"configuration ({err}).") from None
+        cfg = stored_config(folder)
         changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device))
                    if v is not None}
         cfg = dataclasses.replace(cfg, **changes).validate()

@@ -307,9 +307,10 @@ Zs += {READOUT_FILTER}
 """
 HIDDEN_BOUNDARY_EVENT = f"{ENDED} > 0.5"
 HIDDEN_REC_EVENT = "v > theta and rec > 0.5"
+# Every step; nonzero only at the boundary after a sample and when learning.
 HIDDEN_GRADIENTS = {
-    "alpha": "g_alpha += l * Q_alpha\n",
-    "theta": "g_theta -= l * Q_theta\n",
+    "alpha": f"g_alpha += {ENDED} * learn * l * Q_alpha\n",
+    "theta": f"g_theta -= {ENDED} * learn * l * Q_theta\n",
 }
 HIDDEN_RESET_SAMPLE = f"""
 v *= int({STEP} != 0)
@@ -631,7 +632,7 @@ def build_eprop_network(spec: EpropSpec, name: str = "eprop") -> EpropNetwork:
     param_code = ""
     for p, flag in (("alpha", spec.learn_alpha), ("theta", spec.learn_theta)):
         if flag:
-            param_code += HIDDEN_GRADIENTS[p].replace("l *", f"{ENDED} * learn * l *")
+            param_code += HIDDEN_GRADIENTS[p]
     if param_code:
         hidden.run_regularly(param_code, when="start", order=4, name=f"{name}_hidden_gradients")
         apply_code = BATCH_QUANTITIES
