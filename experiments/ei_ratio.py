@@ -27,7 +27,9 @@ The protocol
   time, which cannot be computed online; the logits here are the time-averaged readout.
   Its gradient per hidden spike is smaller than that of the maximum (the paper's
   double-exponential readout peaks at several times its average), so the paper's
-  learning rate of 0.01 becomes 0.1 here (``learning_rate``).
+  learning rate of 0.01 becomes 0.1 here (``learning_rate``). On MNIST, SGD on
+  batches of 256 stops at 90.8 % after 20 epochs (too few updates); the MNIST preset
+  uses Adam (lr 0.003, ``lr_decay`` 0.1) on batches of 32 and reaches 95.2 %.
 * Weight-update noise: after every update, ``N(0, sigma**2)`` is added to every weight,
   then the signs are projected again.
 * Initial weights: input ``|N(0, (input_scale / sqrt(n_in))**2)|``; readout
@@ -234,13 +236,17 @@ class EIRatioConfig:
         ).validate()
 
 
-#: 'paper': the paper's setting for each data set (30 epochs); 'quick': digits in a
+#: 'paper': the paper's setting for each data set (30 epochs; MNIST: Adam on batches of
+#: 32 for 20 epochs, a documented deviation); 'quick': digits in a
 #: minute or two (the 64 pixels of the digits give far fewer input spikes, hence the
 #: larger initial weights and learning rate).
 PRESETS = {
     "paper": {
         "fashion-mnist": dict(validation=10000),
-        "mnist": dict(validation=10000),
+        # SGD on batches of 256 stops at 90.8 % on MNIST: the plateau is the number of
+        # updates (benchmarks/RESULTS.md). Adam on batches of 32 reaches 95.2 % in 20 epochs.
+        "mnist": dict(validation=10000, optimizer="adam", learning_rate=0.003, batch_size=32,
+                      chunk_batches=80, lr_decay=0.1, epochs=20),
         "digits": dict(validation=300, test=300, chunk_batches=4, batch_size=32,
                        input_scale=0.25),
     },
