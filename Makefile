@@ -28,6 +28,13 @@ demo: $(STAMP)
 	$(PY) -m experiments ei_ratio_sweep rate --preset quick --trials 1 --epochs 5 --out results --no-progress
 	$(PY) -m experiments ei_ratio_sweep noise --preset quick --trials 1 --epochs 5 --out results --no-progress
 	$(PY) -m figures ei_ratio results/ei_ratio_rate_quick results/ei_ratio_noise_quick
+	$(PY) -m experiments plif --preset quick --out results --no-progress
+	$(PY) -m experiments plif --preset quick --condition lif --out results --no-progress
+	$(PY) -m figures plif results/plif
+	$(PY) -m experiments stl --preset quick --out results --no-progress
+	$(PY) -m experiments stl --preset quick --condition sl --out results --no-progress
+	$(PY) -m experiments stl --preset quick --condition tl --out results --no-progress
+	$(PY) -m figures stl results/stl
 
 test: $(STAMP)
 	$(PY) -m pytest

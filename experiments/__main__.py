@@ -23,6 +23,10 @@ PROTOCOLS = {
                  "E:I ratio and robust training with e-prop (Kilgore et al. 2025)"),
     "ei_ratio_sweep": ("experiments.ei_ratio_sweep",
                        "the E:I ratio sweeps (rate, noise) on Dask"),
+    "plif": ("experiments.plif",
+             "learnable membrane time constants, PLIF (Fang et al. 2021)"),
+    "stl": ("experiments.stl",
+            "learnable thresholds with the weights, STL (Sun et al. 2024)"),
 }
 
 

@@ -58,7 +58,8 @@ import numpy as np
 
 from experiments.options import (DATA_FIELDS, add_field_options, field_overrides,
                                  given_options, preset_default)
-from experiments.training import ConfigurationError, ImageProtocol, load_image_splits
+from experiments.training import (ConfigurationError, ImageProtocol, check_image_fields,
+                                  is_integer, is_number, load_image_splits)
 from models.eprop import EpropSpec, build_eprop_network
 
 __all__ = ["PROTOCOL", "EIRatioConfig", "ConfigError", "PRESETS", "make_config",
@@ -153,68 +154,40 @@ class EIRatioConfig:
     def validate(self) -> "EIRatioConfig":
         """Check every field; raise :class:`ConfigError` naming the field and the fix.
         Runs before any data is loaded or code is compiled."""
-        from experiments.datasets import KNOWN_DATASETS
-        from models.devices import TARGETS
+        check_image_fields(self, PRESETS, ConfigError)
 
         def fail(msg):
             raise ConfigError(msg)
 
-        def is_int(x):
-            return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-        def is_real(x):
-            return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) \
-                and math.isfinite(x)
-
-        if self.preset not in PRESETS:
-            fail(f"preset: unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}.")
-        if self.dataset not in KNOWN_DATASETS:
-            fail(f"dataset: unknown dataset {self.dataset!r}; choose one of "
-                 f"{', '.join(KNOWN_DATASETS)}.")
-        if not is_real(self.e_fraction) or not 0 <= self.e_fraction <= 1:
+        if not is_number(self.e_fraction) or not 0 <= self.e_fraction <= 1:
             fail(f"e_fraction: the excitatory fraction must lie in [0, 1] (0.8 is the "
                  f"cortical 80:20 ratio), got {self.e_fraction!r}.")
         for name in ("n_hidden", "n_steps", "batch_size", "chunk_batches"):
             value = getattr(self, name)
-            if not is_int(value) or value < 1:
+            if not is_integer(value) or value < 1:
                 fail(f"{name}: must be a positive integer, got {value!r}.")
         for name in ("tau_mem", "tau_syn", "tau_out", "dt_ms", "theta", "latency_tau", "gamma",
                      "surrogate_beta",
                      "input_scale", "output_scale", "logit_scale"):
             value = getattr(self, name)
-            if not is_real(value) or value <= 0:
+            if not is_number(value) or value <= 0:
                 fail(f"{name}: must be a positive number, got {value!r}.")
         if not 0 < self.latency_threshold < 1:
             fail(f"latency_threshold: must lie in (0, 1), got {self.latency_threshold!r}.")
-        if not is_real(self.learning_rate) or self.learning_rate < 0:
+        if not is_number(self.learning_rate) or self.learning_rate < 0:
             fail(f"learning_rate: must be a number >= 0, got {self.learning_rate!r}.")
         if not isinstance(self.nonnegative_input, bool):
             fail(f"nonnegative_input: must be true or false, got {self.nonnegative_input!r}.")
-        if not is_real(self.lr_decay) or self.lr_decay < 0:
+        if not is_number(self.lr_decay) or self.lr_decay < 0:
             fail(f"lr_decay: must be a number >= 0 (0: a constant learning rate), got "
                  f"{self.lr_decay!r}.")
-        if not is_real(self.weight_noise) or self.weight_noise < 0:
+        if not is_number(self.weight_noise) or self.weight_noise < 0:
             fail(f"weight_noise: the noise sigma must be a number >= 0 (0 switches it "
                  f"off), got {self.weight_noise!r}.")
         for name, allowed in (("optimizer", ("sgd", "adam")), ("surrogate", ("pwl", "sigmoid")),
-                              ("feedback", ("symmetric", "random")),
-                              ("eval_split", ("validation", "test"))):
+                              ("feedback", ("symmetric", "random"))):
             if getattr(self, name) not in allowed:
                 fail(f"{name}: must be one of {', '.join(allowed)}, got {getattr(self, name)!r}.")
-        for name in ("epochs", "seed", "validation", "test", "analysis_samples"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 0:
-                fail(f"{name}: must be an integer >= 0, got {value!r}.")
-        for name in ("train_samples", "eval_samples"):
-            value = getattr(self, name)
-            if value is not None and (not is_int(value) or value < 1):
-                fail(f"{name}: must be a positive number of samples or None, got {value!r}.")
-        if self.eval_split == "validation" and self.validation < 1:
-            fail("eval_split: 'validation' needs a validation split; set --validation > 0.")
-        if self.eval_split == "test" and self.dataset == "digits" and self.test < 1:
-            fail("eval_split: 'test' needs a test split; set --test to a number of images.")
-        if self.device not in TARGETS:
-            fail(f"device: unknown device {self.device!r}; choose one of {', '.join(TARGETS)}.")
         try:
             self.spec(n_in=1, n_out=1)
         except ValueError as err:

@@ -322,7 +322,8 @@ class RunFolder:
         if not name or "/" in name or name.startswith("."):
             raise ValueError(f"invalid recording name {name!r}")
         buffer = io.BytesIO()
-        np.savez(buffer, **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
+        # np.require keeps 0-d scalars 0-d (np.ascontiguousarray makes them 1-d).
+        np.savez(buffer, **{k: np.require(v, requirements="C") for k, v in arrays.items()})
         self.recordings_path.mkdir(exist_ok=True)
         return atomic_write_bytes(self.recordings_path / f"{name}.npz", buffer.getvalue())
 

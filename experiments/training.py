@@ -54,6 +54,7 @@ epoch 0 (a metrics line with ``epoch: 0`` and ``recordings/epoch-0000.npz``).
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -62,7 +63,8 @@ import numpy as np
 from experiments.results import RunFolder
 
 __all__ = ["TrainingState", "Trainer", "ConfigurationError", "CHECKPOINT_FORMAT",
-           "ImageProtocol", "load_image_splits"]
+           "ImageProtocol", "load_image_splits", "check_image_fields", "is_integer",
+           "is_number"]
 
 #: Version of the checkpoint layout (stored in its metadata).
 CHECKPOINT_FORMAT = 1
@@ -106,6 +108,48 @@ def load_image_splits(cfg, error=ConfigurationError):
     if cfg.eval_samples is not None:
         x_eval, y_eval = x_eval[:cfg.eval_samples], y_eval[:cfg.eval_samples]
     return x_train, y_train, x_eval, y_eval
+
+
+def is_integer(x) -> bool:
+    """An int (numpy's too), not a bool."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def is_number(x) -> bool:
+    """A finite real number (numpy's too), not a bool."""
+    return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) \
+        and math.isfinite(x)
+
+
+def check_image_fields(cfg, presets: dict, error=ConfigurationError) -> None:
+    """The checks every image protocol's configuration shares (``preset``, ``dataset``,
+    ``epochs``, ``seed``, ``validation``, ``test``, ``analysis_samples``,
+    ``train_samples``, ``eval_samples``, ``eval_split``, ``device``); raises ``error``
+    with a message that names the field and the fix."""
+    from experiments.datasets import KNOWN_DATASETS
+    from models.devices import TARGETS
+
+    if cfg.preset not in presets:
+        raise error(f"preset: unknown preset {cfg.preset!r}; choose one of {', '.join(presets)}.")
+    if cfg.dataset not in KNOWN_DATASETS:
+        raise error(f"dataset: unknown dataset {cfg.dataset!r}; choose one of "
+                    f"{', '.join(KNOWN_DATASETS)}.")
+    for name in ("epochs", "seed", "validation", "test", "analysis_samples"):
+        value = getattr(cfg, name)
+        if not is_integer(value) or value < 0:
+            raise error(f"{name}: must be an integer >= 0, got {value!r}.")
+    for name in ("train_samples", "eval_samples"):
+        value = getattr(cfg, name)
+        if value is not None and (not is_integer(value) or value < 1):
+            raise error(f"{name}: must be a positive number of samples or None, got {value!r}.")
+    if cfg.eval_split not in ("validation", "test"):
+        raise error(f"eval_split: must be one of validation, test, got {cfg.eval_split!r}.")
+    if cfg.eval_split == "validation" and cfg.validation < 1:
+        raise error("eval_split: 'validation' needs a validation split; set --validation > 0.")
+    if cfg.eval_split == "test" and cfg.dataset == "digits" and cfg.test < 1:
+        raise error("eval_split: 'test' needs a test split; set --test to a number of images.")
+    if cfg.device not in TARGETS:
+        raise error(f"device: unknown device {cfg.device!r}; choose one of {', '.join(TARGETS)}.")
 
 
 class ImageProtocol:

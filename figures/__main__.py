@@ -3,6 +3,10 @@
 ``library``: one figure per model of the library, simulated on digits.
 ``desire``: the figures of a desire-backpropagation run, from its results folder.
 ``ei_ratio``: the figures of E:I-ratio sweeps, from their sweep folders.
+``plif``: the figures of PLIF runs (learned membrane time constants), from their run
+folders or folders of runs (``results/plif``).
+``stl``: the figures of STL runs (learned thresholds), from their run folders or
+folders of runs (``results/stl``).
 """
 
 import argparse
@@ -44,12 +48,31 @@ def main(argv=None) -> int:
     eir.add_argument("--out", default=None,
                      help="output directory; default: SWEEP/figures for one sweep, "
                           "<common parent>/figures for several")
+    for study, title, what in (
+            ("plif", "figures of PLIF runs (Fang et al. 2021)",
+             "Accuracy per epoch of PLIF and LIF runs, and the learned membrane time "
+             "constant per layer of the PLIF runs."),
+            ("stl", "figures of STL runs (Sun et al. 2024)",
+             "Accuracy per epoch of STL, SL and TL runs, threshold histograms before and "
+             "after training, firing rates per layer, accuracy under input noise and "
+             "synaptic operations against the ANN's MACs.")):
+        p = sub.add_parser(study, help=title,
+                           description=what + " Each figure only where the runs hold its "
+                                              "data.")
+        p.add_argument("runs", metavar="RUN", nargs="+",
+                       help=f"results folder of a run (results/{study}/<run-id>) or a folder "
+                            f"of runs such as results/{study}; the figures combine them")
+        p.add_argument("--out", default=None,
+                       help="output directory; default: RUN/figures for one RUN, "
+                            "<common parent>/figures for several")
     args = parser.parse_args(argv)
 
     if args.figure == "desire":
         return _desire(args)
     if args.figure == "ei_ratio":
         return _ei_ratio(args)
+    if args.figure in ("plif", "stl"):
+        return _neuron_parameters(args)
     if args.samples < 1:
         parser.error(f"--samples must be a positive integer; got {args.samples}")
     from brian2 import prefs, seed, set_device
@@ -108,6 +131,34 @@ def _ei_ratio(args) -> int:
     if not written:
         print("python -m figures ei_ratio: no figure could be drawn from "
               f"{', '.join(args.sweeps)}", file=sys.stderr)
+        return 2
+    folder = Path(next(iter(written.values()))[0]).parent
+    print(f"wrote {sum(len(v) for v in written.values())} files "
+          f"({', '.join(written)}) to {folder}")
+    return 0
+
+
+def _neuron_parameters(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from experiments.results import NotARunError
+
+    if args.figure == "plif":
+        from figures.plif import make_plif_figures as make
+    else:
+        from figures.stl import make_stl_figures as make
+    command = f"python -m figures {args.figure}"
+    try:
+        written, skipped = make(args.runs, args.out)
+    except (NotARunError, ValueError, FileNotFoundError) as err:
+        print(f"{command}: {err}", file=sys.stderr)
+        return 2
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+    if not written:
+        print(f"{command}: no figure could be drawn from {', '.join(args.runs)}",
+              file=sys.stderr)
         return 2
     folder = Path(next(iter(written.values()))[0]).parent
     print(f"wrote {sum(len(v) for v in written.values())} files "

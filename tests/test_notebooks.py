@@ -4,11 +4,15 @@
 two cores; the build is shared with the other tests of the session) and draws the four
 figures of ``python -m figures desire``. ``notebooks/ei_ratio.ipynb`` runs two tiny E:I-ratio
 sweeps of the quick preset (8 tasks of 2 epochs, two C++ builds; 2-3 minutes) and draws
-the four figures of ``python -m figures ei_ratio``.
+the four figures of ``python -m figures ei_ratio``. ``notebooks/plif.ipynb`` and
+``notebooks/stl.ipynb`` train the quick preset for 3 epochs in two (PLIF, LIF) or three (STL,
+SL, TL) conditions (one C++ build per study, about 2 minutes cold; then seconds per run) and
+draw the figures of ``python -m figures plif`` and ``stl``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbformat
@@ -72,3 +76,59 @@ def test_ei_ratio_notebook_sweeps_and_shows_the_figures(tmp_path, monkeypatch):
                    for o in cell.outputs)
     assert "hidden spikes in 100 trains" in text
     assert "run mean (metrics)" in text
+
+
+def _figure_cells_show_one_image_each(nb, expected: int) -> None:
+    figure_cells = [cell for cell in nb.cells if cell.cell_type == "code"
+                    and "figs.figure_" in cell.source]
+    assert len(figure_cells) == expected
+    for cell in figure_cells:
+        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert len(images) == 1, cell.source  # shown once, inline
+
+
+def _errors(nb) -> list:
+    return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
+            if o.output_type == "error"]
+
+
+def _text(nb) -> str:
+    return "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                   for o in cell.outputs)
+
+
+def test_plif_notebook_trains_both_conditions_and_shows_the_figures(tmp_path, monkeypatch):
+    nb = execute("plif.ipynb", tmp_path, monkeypatch)
+    assert not _errors(nb), _errors(nb)
+    runs = {p.name: RunFolder(p).read_metrics() for p in (tmp_path / "tour" / "plif").iterdir()}
+    assert sorted(runs) == ["digits-lif-tau2", "digits-plif-tau2"]
+    for metrics in runs.values():
+        assert [m["epoch"] for m in metrics] == [0, 1, 2, 3]
+        # trained: well above its untrained network (about 0.04 -> 0.95 in 3 epochs)
+        assert metrics[-1]["accuracy"] > max(0.5, metrics[0]["accuracy"] + 0.3), metrics
+    plif = runs["digits-plif-tau2"]
+    assert plif[-1]["tau_hidden"] != plif[0]["tau_hidden"] == 2.0  # tau was learned
+    assert {m["tau_hidden"] for m in runs["digits-lif-tau2"]} == {2.0}  # and fixed in LIF
+    assert (tmp_path / "tour" / "plif" / "digits-plif-tau2" / "noise.json").is_file()
+    _figure_cells_show_one_image_each(nb, 2)
+    text = _text(nb)
+    assert "hidden spikes in 200 trains" in text and "spikes per cell per step" in text
+
+
+def test_stl_notebook_trains_three_conditions_and_shows_the_figures(tmp_path, monkeypatch):
+    nb = execute("stl.ipynb", tmp_path, monkeypatch)
+    assert not _errors(nb), _errors(nb)
+    runs = {p.name: RunFolder(p).read_metrics() for p in (tmp_path / "tour" / "stl").iterdir()}
+    assert sorted(runs) == ["digits-sl", "digits-stl", "digits-tl"]
+    stl = runs["digits-stl"]
+    assert [m["epoch"] for m in stl] == [0, 1, 2, 3]
+    assert stl[-1]["accuracy"] > max(0.5, stl[0]["accuracy"] + 0.3), stl
+    assert stl[-1]["theta_hidden_std"] > 0 == stl[0]["theta_hidden_std"]  # thresholds learned
+    assert {m["theta_hidden_std"] for m in runs["digits-sl"]} == {0.0}  # and fixed in SL
+    for name in runs:
+        noise = json.loads((tmp_path / "tour" / "stl" / name / "noise.json").read_text())
+        assert noise["n_samples"] == 100
+    _figure_cells_show_one_image_each(nb, 5)
+    text = _text(nb)
+    assert "hidden spikes in 200 trains" in text and "spikes per cell per step" in text
+    assert "threshold vs rate over 10 digits" in text

@@ -1,0 +1,663 @@
+"""Learning neuron parameters with the weights: the shared protocol of PLIF and STL.
+
+Two papers learn parameters of the spiking neuron along with the synaptic weights:
+
+* PLIF (Fang et al. 2021, ICCV): the membrane decay, ``k = sigmoid(w) = 1/tau``, one
+  ``w`` per layer (or per cell, an option), initialised at ``w0 = -ln(tau0 - 1)``;
+  compared with LIF cells of the same fixed ``tau``. :mod:`experiments.plif`.
+* STL (Sun et al. 2024, IEEE TCDS): every cell's threshold (initially 2.0) with the
+  weights (STL), against weights only (SL) and thresholds only (TL).
+  :mod:`experiments.stl`.
+
+Both train :mod:`models.eprop_voting`: input -> one fully connected hidden layer ->
+``10 * n_vote`` voting output cells, the squared error of the class firing rates against
+the one-hot label, Adam with L2 weight decay 1e-6, gradients formed inside the compiled
+network at every sample boundary. What differs from the papers, and why:
+
+* Fully connected: the papers' convolutional front ends (with batch normalisation,
+  pooling and dropout) are out of scope; one hidden layer of ``n_hidden`` cells stands
+  in for them, so accuracies are those of a fully connected SNN, not of the papers' CNNs.
+* The reset to 0 is kept out of the gradient as a constant subtraction (SpikingJelly's
+  ``detach_reset`` keeps a factor ``1 - z`` instead); see :mod:`models.eprop_voting`.
+* Initial weights ``U(-s, s) / sqrt(fan_in)`` with ``init_scale`` ``s`` (PyTorch's
+  default is ``s = 1``; without batch normalisation a larger ``s`` makes the first
+  layers fire).
+
+Measured per epoch (``metrics.jsonl``): accuracy, loss, hidden and output rates (spikes
+per cell per step), synaptic operations per sample against the MACs of the same-size
+ANN (:mod:`analysis.energy`), mean ``tau`` per layer, threshold mean and spread per
+layer; ``recordings/epoch-NNNN.npz`` holds every cell's decay and threshold and the
+hidden spikes of the first ``analysis_samples`` images. After training, accuracy under
+test-time input noise (Gaussian of each ``noise_sigmas``, salt-and-pepper of each
+``salt_pepper``) on ``noise_samples`` images goes to ``noise.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from experiments.options import (DATA_FIELDS, add_field_options, field_overrides,
+                                 given_options, preset_default)
+from experiments.training import (ConfigurationError, ImageProtocol, check_image_fields,
+                                  is_integer, is_number, load_image_splits)
+from models.eprop_voting import (VotingSpec, bernoulli_bits, build_voting_network,
+                                 initial_state, tau_from_decay)
+
+__all__ = ["STUDIES", "NeuronParamConfig", "ConfigError", "make_config", "NeuronParamProtocol",
+           "run", "noise_robustness", "add_arguments", "main", "summarise", "predictions",
+           "add_input_noise"]
+
+_WEIGHT_STREAM, _ORDER_STREAM, _TRAIN_SPIKES, _EVAL_SPIKES, _NOISE_STREAM = range(5)
+
+#: Per study: its neuron, what its network can learn (compiled in once, so that all its
+#: conditions share one build) and what each condition learns (switched per run).
+STUDIES = {
+    "plif": {
+        "neuron": "plif",
+        "learns": ("weights", "tau"),
+        "conditions": {"plif": dict(weights=True, tau=True, theta=False),
+                       "lif": dict(weights=True, tau=False, theta=False)},
+        "defaults": dict(condition="plif", tau=2.0, theta=1.0, encoding="current",
+                         init_scale=3.0, learning_rate=5e-3, batch_size=32),
+    },
+    "stl": {
+        "neuron": "lif",
+        "learns": ("weights", "theta"),
+        "conditions": {"stl": dict(weights=True, tau=False, theta=True),
+                       "sl": dict(weights=True, tau=False, theta=False),
+                       "tl": dict(weights=False, tau=False, theta=True)},
+        "defaults": dict(condition="stl", tau=2.0, theta=2.0, encoding="bernoulli",
+                         init_scale=5.0, learning_rate=2e-3, batch_size=16, chunk_batches=64),
+    },
+}
+
+
+class ConfigError(ConfigurationError):
+    """A configuration value is invalid; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class NeuronParamConfig:
+    """Every parameter of a PLIF or STL run.
+
+    Study and condition: ``study`` ('plif', 'stl'), ``condition`` (plif: 'plif', 'lif';
+    stl: 'stl', 'sl', 'tl').
+    Network: ``n_hidden``, ``n_vote`` output cells per class, ``n_steps`` (T) per sample
+    of ``dt_ms``; ``tau`` (initial membrane time constant in steps, > 1: ``alpha = 1 -
+    1/tau``), ``tau_per`` ('layer' or 'neuron': how PLIF shares its learned decay),
+    ``theta`` (initial threshold, > 0), ``encoding`` ('current' or 'bernoulli'),
+    ``init_scale`` (initial weights ``U(-s, s)/sqrt(fan_in)``).
+    Learning: ``learning_rate`` (Adam), ``lr_schedule`` ('cosine': times ``(1 +
+    cos(pi * progress)) / 2`` over the run, updated every chunk; 'exponential': times
+    ``exp(-lr_decay * epoch)``), ``batch_size``, ``weight_decay``. Schedule: ``epochs``, ``chunk_batches``, ``seed``.
+    Data: ``dataset``, ``data_dir``, ``validation``, ``test`` (digits), ``eval_split``,
+    ``train_samples``, ``eval_samples``; ``analysis_samples`` (images whose hidden
+    spikes are kept). Noise test: ``noise_sigmas``, ``salt_pepper``, ``noise_samples``
+    (0 skips it). ``device``: 'cpp', 'cuda' or 'runtime'.
+    """
+
+    study: str = "plif"
+    condition: str = "plif"
+    preset: str = "paper"
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    n_hidden: int = 800
+    n_vote: int = 10
+    n_steps: int = 8
+    dt_ms: float = 1.0
+    tau: float = 2.0
+    tau_per: str = "layer"
+    theta: float = 1.0
+    encoding: str = "current"
+    init_scale: float = 2.0
+    learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"
+    lr_decay: float = 0.0
+    batch_size: int = 32
+    weight_decay: float = 1e-6
+    epochs: int = 5
+    chunk_batches: int = 32
+    seed: int = 0
+    validation: int = 10000
+    test: int = 0
+    eval_split: str = "validation"
+    train_samples: int | None = None
+    eval_samples: int | None = None
+    analysis_samples: int = 20
+    noise_sigmas: tuple = (0.1, 0.2, 0.3, 0.4, 0.5)
+    salt_pepper: tuple = (0.05, 0.1, 0.2, 0.3)
+    noise_samples: int = 2000
+    device: str = "cpp"
+
+    @property
+    def chunk_size(self) -> int:
+        return self.batch_size * self.chunk_batches
+
+    @property
+    def learns(self) -> dict:
+        return STUDIES[self.study]["conditions"][self.condition]
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["noise_sigmas"], d["salt_pepper"] = list(self.noise_sigmas), list(self.salt_pepper)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NeuronParamConfig":
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
+        d = dict(d)
+        for name in ("noise_sigmas", "salt_pepper"):
+            if name in d:
+                d[name] = tuple(d[name])
+        return cls(**d)
+
+    def validate(self) -> "NeuronParamConfig":
+        """Check every field; raise :class:`ConfigError` naming the field and the fix.
+        Runs before any data is loaded or code is compiled."""
+
+        def fail(msg):
+            raise ConfigError(msg)
+
+        if self.study not in STUDIES:
+            fail(f"study: unknown study {self.study!r}; choose one of {', '.join(STUDIES)}.")
+        conditions = STUDIES[self.study]["conditions"]
+        if self.condition not in conditions:
+            fail(f"condition: unknown condition {self.condition!r} for {self.study}; choose "
+                 f"one of {', '.join(conditions)}.")
+        check_image_fields(self, PRESETS, ConfigError)
+        if not is_integer(self.noise_samples) or self.noise_samples < 0:
+            fail(f"noise_samples: must be an integer >= 0 (0 skips the noise test), got "
+                 f"{self.noise_samples!r}.")
+        if not is_number(self.tau) or self.tau <= 1:
+            fail(f"tau: the initial membrane time constant must be a number > 1 (in steps): "
+                 f"k = sigmoid(w) = 1/tau needs 0 < 1/tau < 1, and w0 = -ln(tau - 1); got "
+                 f"{self.tau!r}.")
+        if not is_number(self.theta) or self.theta <= 0:
+            fail(f"theta: the initial threshold must be a positive number (PLIF uses 1, "
+                 f"STL 2), got {self.theta!r}.")
+        for name in ("n_hidden", "n_vote", "n_steps", "batch_size", "chunk_batches"):
+            value = getattr(self, name)
+            if not is_integer(value) or value < 1:
+                fail(f"{name}: must be a positive integer, got {value!r}.")
+        for name in ("dt_ms", "init_scale"):
+            value = getattr(self, name)
+            if not is_number(value) or value <= 0:
+                fail(f"{name}: must be a positive number, got {value!r}.")
+        for name in ("learning_rate", "lr_decay", "weight_decay"):
+            value = getattr(self, name)
+            if not is_number(value) or value < 0:
+                fail(f"{name}: must be a number >= 0, got {value!r}.")
+        for name, allowed in (("tau_per", ("layer", "neuron")),
+                              ("lr_schedule", ("cosine", "exponential")),
+                              ("encoding", ("current", "bernoulli"))):
+            if getattr(self, name) not in allowed:
+                fail(f"{name}: must be one of {', '.join(allowed)}, got {getattr(self, name)!r}.")
+        for name, top in (("noise_sigmas", None), ("salt_pepper", 1.0)):
+            for value in getattr(self, name):
+                if not is_number(value) or value < 0 or (top is not None and value > top):
+                    fail(f"{name}: every level must be a number >= 0"
+                         + (f" and <= {top}" if top else "") + f", got {value!r}.")
+        try:
+            self.spec(n_in=1)
+        except ValueError as err:
+            fail(f"network: {err}")
+        return self
+
+    def spec(self, n_in: int, n_classes: int = 10) -> VotingSpec:
+        """The compiled network's :class:`models.eprop_voting.VotingSpec` (the same for
+        every condition of the study: they differ in :attr:`learns`, set per run)."""
+        learns = STUDIES[self.study]["learns"]
+        return VotingSpec(
+            n_in=int(n_in), n_hidden=self.n_hidden, n_classes=int(n_classes),
+            n_samples=self.chunk_size, batch_size=self.batch_size, n_vote=self.n_vote,
+            n_steps=self.n_steps, dt_ms=float(self.dt_ms), neuron=STUDIES[self.study]["neuron"],
+            tau=float(self.tau), theta=float(self.theta), encoding=self.encoding,
+            learn_weights=True, learn_tau=self.tau_per if "tau" in learns else None,
+            learn_theta="theta" in learns, optimizer="adam",
+            weight_decay=float(self.weight_decay),
+        ).validate()
+
+
+#: 'paper': MNIST / Fashion-MNIST, 5 epochs; 'quick': digits in a minute or two (the
+#: 64 pixels of the digits need larger initial weights).
+PRESETS = {
+    "paper": {
+        "mnist": dict(validation=10000),
+        "fashion-mnist": dict(validation=10000),
+        "digits": dict(validation=300, test=300, batch_size=16, chunk_batches=16,
+                       n_hidden=200, init_scale=4.0, epochs=15, learning_rate=3e-3),
+    },
+    "quick": {
+        "digits": dict(validation=300, test=300, eval_split="test", batch_size=16,
+                       chunk_batches=16, n_hidden=200, init_scale=4.0, epochs=10,
+                       learning_rate=3e-3, noise_samples=300, analysis_samples=10),
+    },
+}
+
+
+def make_config(study: str, preset: str = "paper", dataset: str | None = None,
+                **overrides) -> NeuronParamConfig:
+    """A validated configuration of ``study``: its defaults, the preset's values for
+    ``dataset``, then ``overrides`` (``None`` values are ignored)."""
+    if study not in STUDIES:
+        raise ConfigError(f"study: unknown study {study!r}; choose one of {', '.join(STUDIES)}.")
+    if preset not in PRESETS:
+        raise ConfigError(f"preset: unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+    table = PRESETS[preset]
+    if dataset is None:
+        dataset = "digits" if preset == "quick" else "mnist"
+    dataset = str(dataset).strip().lower().replace("_", "-")
+    if dataset not in table:
+        raise ConfigError(f"dataset: preset {preset!r} has no setting for {dataset!r}; it "
+                          f"covers {', '.join(table)}.")
+    values = dict(STUDIES[study]["defaults"])
+    values.update(table[dataset])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = sorted(set(values) - {f.name for f in fields(NeuronParamConfig)})
+    if unknown:
+        raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
+    for name in ("noise_sigmas", "salt_pepper"):
+        if name in values:
+            values[name] = tuple(values[name])
+    return NeuronParamConfig(study=study, preset=preset, dataset=dataset, **values).validate()
+
+
+# ======================================================================================
+# Input noise
+# ======================================================================================
+
+
+def add_input_noise(images, kind: str, level: float, rng) -> np.ndarray:
+    """Test-time input noise: 'gaussian' adds ``N(0, level**2)`` to every pixel and clips
+    to [0, 1]; 'salt_pepper' sets each pixel with probability ``level`` to 0 or 1 (equally
+    likely)."""
+    x = np.asarray(images, dtype=np.float64)
+    if kind == "gaussian":
+        return np.clip(x + level * rng.standard_normal(x.shape), 0.0, 1.0)
+    if kind == "salt_pepper":
+        hit = rng.random(x.shape) < level
+        return np.where(hit, (rng.random(x.shape) < 0.5).astype(np.float64), x)
+    raise ValueError(f"kind must be 'gaussian' or 'salt_pepper'; got {kind!r}")
+
+
+# ======================================================================================
+# The protocol
+# ======================================================================================
+
+
+def predictions(class_counts) -> np.ndarray:
+    """Predicted class per sample from voting spike counts ``(n_samples, n_classes)``:
+    the class with most spikes, or -1 where the maximum is shared (a silent output)."""
+    counts = np.asarray(class_counts)
+    best = np.argmax(counts, axis=1)
+    top = counts[np.arange(len(counts)), best]
+    unique = (counts == top[:, None]).sum(axis=1) == 1
+    return np.where(unique, best, -1)
+
+
+class NeuronParamProtocol(ImageProtocol):
+    """PLIF or STL for :class:`experiments.training.Trainer` (data loaded, and bad data
+    refused, when created; :meth:`compile` builds the network once)."""
+
+    evaluate_initial = True
+
+    def __init__(self, cfg: NeuronParamConfig, data=None, n_classes: int = 10):
+        self.cfg = cfg.validate()
+        self.name = cfg.study
+        if data is None:
+            data = load_image_splits(cfg, ConfigError)
+        x_train, self.y_train, x_eval, self.y_eval = (np.asarray(a) for a in data)
+        self.x_train = x_train.astype(np.float32)
+        self.x_eval = x_eval.astype(np.float32)
+        self.n_in = x_train.shape[1]
+        self.n_classes = n_classes
+        self.spec = cfg.spec(self.n_in, n_classes)
+        self.net = None
+        self.handle = None
+        self._analysis = None
+        self._eval_images = None
+        self.n_analysis = min(cfg.analysis_samples, len(self.y_eval), cfg.chunk_size)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return -(-self.n_train // self.cfg.batch_size)
+
+    def seeds(self) -> dict:
+        s = self.cfg.seed
+        return {"seed": s, "weights": [s, _WEIGHT_STREAM],
+                "training_order": [s, _ORDER_STREAM, "epoch"],
+                "bernoulli_train": [s, _TRAIN_SPIKES, "epoch", "chunk"],
+                "bernoulli_eval": [s, _EVAL_SPIKES, "first sample"],
+                "input_noise": [s, _NOISE_STREAM], "data_split": 0}
+
+    def learning_rate(self, epoch: int, chunk: int = 0) -> float:
+        """Learning rate of a chunk (the schedule of ``lr_schedule``)."""
+        cfg = self.cfg
+        if cfg.lr_schedule == "exponential":
+            return cfg.learning_rate * math.exp(-cfg.lr_decay * epoch)
+        chunks = -(-self.n_train // cfg.chunk_size)
+        progress = (epoch + chunk / chunks) / max(cfg.epochs, 1)
+        return cfg.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    def train_order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng((self.cfg.seed, _ORDER_STREAM, epoch)).permutation(self.n_train)
+
+    # -- the network ------------------------------------------------------------------------
+    def compile(self):
+        from models.devices import build, select_device
+
+        select_device(self.cfg.device)
+        self.net = build_voting_network(self.spec, name=self.cfg.study)
+        self.handle = build(self.net.network, self.net.duration, compile_only=True)
+        return self.handle
+
+    def learned_variables(self) -> dict:
+        return self.net.learned_variables()
+
+    def initial_state(self) -> dict:
+        rng = np.random.default_rng((self.cfg.seed, _WEIGHT_STREAM))
+        s = self.cfg.init_scale
+        n_in, n_hid, n_out = self.n_in, self.cfg.n_hidden, self.spec.n_out
+        W_in = rng.uniform(-s, s, (n_hid, n_in)) / math.sqrt(n_in)
+        W_out = rng.uniform(-s, s, (n_out, n_hid)) / math.sqrt(n_hid)
+        return initial_state(self.spec, W_in, W_out)
+
+    def _stimulus(self, images, stream) -> np.ndarray:
+        if self.cfg.encoding == "current":
+            return np.asarray(images, dtype=np.float64)
+        rng = np.random.default_rng((self.cfg.seed,) + tuple(stream))
+        return bernoulli_bits(images, self.cfg.n_steps, rng)
+
+    def train_run_args(self, epoch: int, chunk: int, samples) -> dict:
+        samples = np.asarray(samples)
+        k0 = epoch * self.batches_per_epoch + chunk * self.cfg.chunk_batches
+        stim = self._stimulus(self.x_train[samples], (_TRAIN_SPIKES, epoch, chunk))
+        return self.net.run_args(stim, self.y_train[samples], lr=self.learning_rate(epoch, chunk),
+                                 learn=True, adam_step0=k0, train=self.cfg.learns)
+
+    def eval_run_args(self, samples) -> dict:
+        samples = np.asarray(samples)
+        images = self.x_eval if self._eval_images is None else self._eval_images
+        stim = self._stimulus(images[samples], (_EVAL_SPIKES, int(samples[0])))
+        record = samples[0] == 0 and self.n_analysis > 0
+        return self.net.run_args(stim, self.y_eval[samples], learn=False, record=bool(record))
+
+    def correct(self, split: str, samples) -> np.ndarray:
+        """The class with most voting spikes is the label, and no other class has as
+        many (a silent output, or a tie, is an error rather than a guess of class 0)."""
+        labels = (self.y_train if split == "train" else self.y_eval)[np.asarray(samples)]
+        return predictions(self.net.class_counts_per_sample()[:len(labels)]) == labels
+
+    # -- statistics ---------------------------------------------------------------------------
+    def chunk_statistics(self, split: str, samples) -> dict:
+        samples = np.asarray(samples)
+        n = len(samples)
+        labels = (self.y_train if split == "train" else self.y_eval)[samples].astype(int)
+        rates = self.net.class_counts_per_sample()[:n] / (self.cfg.n_vote * self.cfg.n_steps)
+        onehot = np.eye(self.n_classes)[labels]
+        images = self.x_train if split == "train" else self.x_eval
+        if self.cfg.encoding == "current":
+            # A constant current is one input event per active pixel and sample.
+            inputs = float(np.count_nonzero(images[samples]))
+        else:
+            inputs = float(images[samples].astype(np.float64).sum() * self.cfg.n_steps)
+        if split == "eval" and samples[0] == 0 and self.n_analysis > 0:
+            s, t, i = self.net.recorded_spikes()
+            keep = s < self.n_analysis
+            self._analysis = {"sample": s[keep].astype(np.int32), "step": t[keep].astype(np.int32),
+                              "neuron": i[keep].astype(np.int32)}
+        return {"n_samples": np.array(float(n)),
+                "input_events": np.array(inputs),
+                "hidden_spikes": np.array(self.net.hidden_counts_per_sample()[:n].sum()),
+                "output_spikes": np.array(self.net.output_counts_per_sample()[:n].sum()),
+                "loss_sum": np.array(((rates - onehot) ** 2).mean(axis=1).sum())}
+
+    def epoch_metrics(self, split: str, sums: dict) -> dict:
+        """``loss`` (mean squared rate error), ``hidden_rate`` and ``output_rate``
+        (spikes per cell per step), ``synops_per_sample`` (input events times the hidden
+        fan-out plus hidden spikes times the output fan-out), ``ann_macs`` and
+        ``synops_to_macs``; for the evaluation also the decay (``tau_hidden``,
+        ``tau_output``: mean over cells, in steps, and ``tau_*_std``) and threshold
+        (``theta_*_mean``, ``theta_*_std``) of each layer.
+
+        Input events: Bernoulli input counts its spikes (expected number, ``T`` times the
+        pixel sum). A constant current is delivered once per sample and held for the
+        ``T`` steps, so each active pixel counts once (a multiply-accumulate per synapse,
+        as the first layer of a directly encoded SNN is usually counted); counting it in
+        every step would multiply that term by ``T``."""
+        from analysis.energy import ann_macs
+
+        cfg, n_out = self.cfg, self.spec.n_out
+        n = max(float(sums["n_samples"]), 1.0)
+        hidden, output = float(sums["hidden_spikes"]), float(sums["output_spikes"])
+        synops = (float(sums["input_events"]) * cfg.n_hidden + hidden * n_out) / n
+        macs = ann_macs((self.n_in, cfg.n_hidden, n_out))
+        out = {"loss": float(sums["loss_sum"]) / n,
+               "hidden_rate": hidden / (n * cfg.n_hidden * cfg.n_steps),
+               "output_rate": output / (n * n_out * cfg.n_steps),
+               "synops_per_sample": synops, "ann_macs": macs, "synops_to_macs": synops / macs}
+        if split != "train":
+            for layer, values in self.layer_parameters().items():
+                out[f"tau_{layer}"] = float(np.mean(values["tau"]))
+                out[f"tau_{layer}_std"] = float(np.std(values["tau"]))
+                out[f"theta_{layer}_mean"] = float(np.mean(values["theta"]))
+                out[f"theta_{layer}_std"] = float(np.std(values["theta"]))
+        return out
+
+    def layer_parameters(self) -> dict:
+        """``{layer: {'tau': ..., 'theta': ...}}`` per cell, as the network holds them."""
+        return {layer: {"tau": tau_from_decay(np.array(group.alpha[:])),
+                        "theta": np.array(group.theta[:])}
+                for layer, group in (("hidden", self.net.hidden), ("output", self.net.output))}
+
+    def begin_evaluation(self) -> None:
+        self._analysis = None
+
+    def evaluation_recording(self) -> dict | None:
+        """Every cell's ``tau_*`` and ``theta_*`` per layer, and the hidden spikes of the
+        analysis samples (``sample``, ``step``, ``neuron``, ``labels``)."""
+        out = {f"{name}_{layer}": values[name]
+               for layer, values in self.layer_parameters().items() for name in ("tau", "theta")}
+        out.update(n_hidden=np.array(self.cfg.n_hidden), n_steps=np.array(self.cfg.n_steps),
+                   dt_ms=np.array(self.cfg.dt_ms))
+        if self._analysis is not None:
+            out.update(self._analysis)
+            out["labels"] = np.asarray(self.y_eval[:self.n_analysis], dtype=np.int64)
+        return out
+
+
+# ======================================================================================
+# Running
+# ======================================================================================
+
+
+def summarise(metrics: list) -> dict:
+    """Peak and final accuracy, accuracy per epoch, and the final rates and parameters."""
+    trained = [m for m in metrics if m["epoch"] > 0]
+    out = {"accuracy_per_epoch": [m["accuracy"] for m in metrics]}
+    if trained:
+        out["peak_accuracy"] = max(m["accuracy"] for m in trained)
+        out["final_accuracy"] = trained[-1]["accuracy"]
+        for key in ("hidden_rate", "output_rate", "tau_hidden", "tau_output",
+                    "synops_per_sample", "train_samples_per_s"):
+            out[key] = trained[-1].get(key)
+    return out
+
+
+def stored_config(folder, study: str) -> NeuronParamConfig:
+    """The configuration saved in a run folder's ``config.json``."""
+    try:
+        cfg = NeuronParamConfig.from_dict(folder.read_config()["config"])
+    except (TypeError, ValueError, KeyError) as err:
+        raise ConfigError(f"--resume: '{folder.config_path}' has no valid {study} "
+                          f"configuration ({err}).") from None
+    if cfg.study != study:
+        raise ConfigError(f"--resume: '{folder.path}' is a {cfg.study} run, not {study}.")
+    return cfg
+
+
+def run(cfg: NeuronParamConfig, root, *, run_id: str | None = None, resume: bool = False,
+        progress: bool = True, data=None):
+    """Train one configuration, then test it under input noise; returns ``(RunFolder,
+    final TrainingState)``. ``resume=True`` continues the run in ``root/<study>/run_id``."""
+    from pathlib import Path
+
+    from experiments.results import RunFolder, new_run_id
+    from experiments.training import Trainer
+
+    protocol = NeuronParamProtocol(cfg, data=data)
+    existing = None if run_id is None else RunFolder(Path(root) / cfg.study / run_id)
+    if resume and existing is not None and existing.config_path.is_file():
+        folder = RunFolder.open(existing.path, protocol=cfg.study)
+        stored = stored_config(folder, cfg.study)
+        if dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device) != cfg:
+            raise ConfigError(f"--resume: the run in {folder.path} has another configuration; "
+                              "start a new run instead.")
+        folder.update_config(config=cfg.to_dict())
+        started = folder.checkpoint_path.is_file()
+    else:
+        label = f"{cfg.dataset}-{cfg.condition}-tau{cfg.tau:g}-s{cfg.seed}"
+        folder = RunFolder.create(root, cfg.study, cfg.to_dict(),
+                                  run_id=run_id or new_run_id(label),
+                                  device={"target": cfg.device, "threads": 1},
+                                  seeds=protocol.seeds())
+        started = False
+    trainer = Trainer(protocol, folder, progress=progress)
+    state = trainer.run(resume=started)
+    if cfg.noise_samples > 0:
+        noise_robustness(trainer, state, folder)
+    return folder, state
+
+
+def noise_robustness(trainer, state, folder) -> dict:
+    """Accuracy of the trained network on the first ``noise_samples`` evaluation images
+    under each noise level of the configuration (0 included); writes ``noise.json``."""
+    from experiments.results import atomic_write_bytes
+
+    p = trainer.protocol
+    cfg = p.cfg
+    n = min(cfg.noise_samples, p.n_eval)
+    clean, labels = p.x_eval[:n], p.y_eval[:n]
+    saved = (p.x_eval, p.y_eval, p.n_analysis)
+    levels = [("gaussian", 0.0)] + [("gaussian", float(s)) for s in cfg.noise_sigmas] \
+        + [("salt_pepper", float(q)) for q in cfg.salt_pepper]
+    results = []
+    try:
+        p.y_eval, p.n_analysis = labels, 0
+        for kind, level in levels:
+            rng = np.random.default_rng((cfg.seed, _NOISE_STREAM, int(level * 1e6),
+                                         kind == "gaussian"))
+            p.x_eval = add_input_noise(clean, kind, level, rng).astype(np.float32)
+            accuracy = trainer.evaluate(state)
+            results.append({"kind": kind, "level": level, "accuracy": accuracy, "n": n})
+            folder.log(f"input noise {kind} {level:g}: accuracy {accuracy:.4f}")
+    finally:
+        p.x_eval, p.y_eval, p.n_analysis = saved
+    out = {"n_samples": n, "results": results}
+    atomic_write_bytes(folder.path / "noise.json", json.dumps(out, indent=1).encode())
+    return out
+
+
+# ======================================================================================
+# Command line: python -m experiments plif|stl ...
+# ======================================================================================
+
+_CLI_FIELDS = {
+    "--condition": ("condition", str, "what is learned (see the module help)"),
+    "--hidden": ("n_hidden", int, "hidden cells"),
+    "--vote": ("n_vote", int, "output cells per class"),
+    "--steps": ("n_steps", int, "time steps per sample (T)"),
+    "--tau": ("tau", float, "initial membrane time constant in steps (> 1)"),
+    "--tau-per": ("tau_per", str, "PLIF: one learned decay per 'layer' or per 'neuron'"),
+    "--theta": ("theta", float, "initial threshold (> 0)"),
+    "--encoding": ("encoding", str, "input: constant 'current' or 'bernoulli' spikes"),
+    "--init-scale": ("init_scale", float, "initial weights U(-s, s)/sqrt(fan_in)"),
+    "--lr": ("learning_rate", float, "Adam learning rate"),
+    "--lr-schedule": ("lr_schedule", str, "'cosine' (to 0 over the run) or 'exponential'"),
+    "--lr-decay": ("lr_decay", float, "exponential: lr decays as exp(-lr_decay * epoch)"),
+    "--batch-size": ("batch_size", int, "samples per mini-batch"),
+    "--weight-decay": ("weight_decay", float, "L2 weight decay of every learned parameter"),
+    "--chunk-batches": ("chunk_batches", int, "mini-batches per compiled run"),
+    "--seed": ("seed", int, "seed of weights, order and input spikes"),
+    **DATA_FIELDS,
+    "--analysis-samples": ("analysis_samples", int, "evaluation images whose spikes are kept"),
+    "--noise-samples": ("noise_samples", int, "images of the input-noise test (0: skip it)"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser, study: str) -> argparse.ArgumentParser:
+    """Options of ``python -m experiments <study>``; every default is in the help."""
+    from models.devices import TARGETS
+
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="paper",
+                        help="starting configuration: 'paper' or 'quick' (digits, minutes); "
+                             "default: paper")
+    parser.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"), default=None,
+                        help="data set; default: mnist for paper, digits for quick")
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="directory with the IDX files; default: $SNN_DATA_DIR, else the "
+                             "download cache")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N",
+                        help=f"training epochs; {preset_default(NeuronParamConfig, PRESETS, 'epochs')}")
+    parser.add_argument("--device", choices=TARGETS, default=None,
+                        help="simulation device; default: cpp")
+    parser.add_argument("--out", default="results", metavar="DIR",
+                        help="results root; default: results")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--resume", default=None, metavar="RUN",
+                        help="continue the run in this results folder from its checkpoint")
+    table = dict(_CLI_FIELDS)
+    defaults = STUDIES[study]["defaults"]
+    table = {opt: (name, type_, text + (f" ({study} default: {defaults[name]})"
+                                        if name in defaults else ""))
+             for opt, (name, type_, text) in table.items()}
+    add_field_options(parser, table, NeuronParamConfig, PRESETS,
+                      choices={"condition": tuple(STUDIES[study]["conditions"]),
+                               "tau_per": ("layer", "neuron"),
+                               "lr_schedule": ("cosine", "exponential"),
+                               "encoding": ("current", "bernoulli"),
+                               "eval_split": ("validation", "test")})
+    return parser
+
+
+def main(args, study: str) -> int:
+    """``python -m experiments <study>``: train one configuration."""
+    from pathlib import Path
+
+    from experiments.results import RunFolder
+
+    if args.resume is not None:
+        given = given_options(args, _CLI_FIELDS)
+        if given:
+            raise ConfigError(f"--resume continues a run with its own configuration; "
+                              f"{', '.join(given)} cannot change.")
+        folder = RunFolder.open(args.resume, protocol=study)
+        cfg = stored_config(folder, study)
+        changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device))
+                   if v is not None}
+        cfg = dataclasses.replace(cfg, **changes).validate()
+        path = Path(folder.path).resolve()
+        root, run_id = path.parent.parent, path.name
+    else:
+        overrides = field_overrides(args, _CLI_FIELDS)
+        overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)
+        cfg = make_config(study, args.preset, args.dataset, **overrides)
+        root, run_id = args.out, None
+    print(f"{study}: {cfg.dataset}, condition {cfg.condition}, {cfg.n_hidden} hidden cells, "
+          f"tau0 {cfg.tau:g}, theta0 {cfg.theta:g}, {cfg.epochs} epochs", flush=True)
+    folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,
+                        progress=not args.no_progress)
+    summary = summarise(state.metrics)
+    print(f"results in {folder.path}", flush=True)
+    for key in ("peak_accuracy", "final_accuracy", "tau_hidden", "hidden_rate"):
+        if summary.get(key) is not None:
+            print(f"{key}: {summary[key]:.4f}", flush=True)
+    return 0
