@@ -422,9 +422,10 @@ class NeuronParamProtocol(ImageProtocol):
 
     def epoch_metrics(self, split: str, sums: dict) -> dict:
         """``loss`` (mean squared rate error), ``hidden_rate`` and ``output_rate``
-        (spikes per cell per step), ``synops_per_sample`` (input events times the hidden
-        fan-out plus hidden spikes times the output fan-out), ``ann_macs`` and
-        ``synops_to_macs``; for the evaluation also the decay (``tau_hidden``,
+        (spikes per cell per step), ``synops_per_sample`` (:func:`analysis.energy.synaptic_operations`:
+        input events times the hidden fan-out, ``synops_input_per_sample``, plus hidden
+        spikes times the output fan-out, ``synops_hidden_per_sample``), ``ann_macs``
+        and ``synops_to_macs``; for the evaluation also the decay (``tau_hidden``,
         ``tau_output``: mean over cells, in steps, and ``tau_*_std``) and threshold
         (``theta_*_mean``, ``theta_*_std``) of each layer.
 
@@ -433,16 +434,20 @@ class NeuronParamProtocol(ImageProtocol):
         ``T`` steps, so each active pixel counts once (a multiply-accumulate per synapse,
         as the first layer of a directly encoded SNN is usually counted); counting it in
         every step would multiply that term by ``T``."""
-        from analysis.energy import ann_macs
+        from analysis.energy import ann_macs, synaptic_operations
 
         cfg, n_out = self.cfg, self.spec.n_out
         n = max(float(sums["n_samples"]), 1.0)
         hidden, output = float(sums["hidden_spikes"]), float(sums["output_spikes"])
-        synops = (float(sums["input_events"]) * cfg.n_hidden + hidden * n_out) / n
+        per_layer = synaptic_operations(np.array([[float(sums["input_events"]) / n, hidden / n]]),
+                                        np.array([cfg.n_hidden, n_out]))[0]
+        synops = float(per_layer.sum())
         macs = ann_macs((self.n_in, cfg.n_hidden, n_out))
         out = {"loss": float(sums["loss_sum"]) / n,
                "hidden_rate": hidden / (n * cfg.n_hidden * cfg.n_steps),
                "output_rate": output / (n * n_out * cfg.n_steps),
+               "synops_input_per_sample": float(per_layer[0]),
+               "synops_hidden_per_sample": float(per_layer[1]),
                "synops_per_sample": synops, "ann_macs": macs, "synops_to_macs": synops / macs}
         if split != "train":
             for layer, values in self.layer_parameters().items():

@@ -102,6 +102,14 @@ def test_quick_plif_run_learns_and_matches_the_reference(tmp_path):
     assert metrics[-1]["tau_hidden"] == pytest.approx(last["tau_hidden"][0])
     # Constant-current input is deterministic: the reference gives the same accuracy.
     protocol = NeuronParamProtocol(cfg)
+    # Synaptic operations: each active pixel once to every hidden cell; each hidden spike
+    # to every output cell.
+    last_m = metrics[-1]
+    active = np.count_nonzero(protocol.x_eval) / len(protocol.x_eval)
+    assert last_m["synops_input_per_sample"] == pytest.approx(active * cfg.n_hidden)
+    hidden_spikes = last_m["hidden_rate"] * cfg.n_hidden * cfg.n_steps
+    assert last_m["synops_hidden_per_sample"] == pytest.approx(hidden_spikes * 10 * cfg.n_vote)
+    assert last_m["ann_macs"] == 64 * cfg.n_hidden + cfg.n_hidden * 10 * cfg.n_vote
     assert metrics[-1]["accuracy"] == pytest.approx(_reference_accuracy(folder, protocol),
                                                     abs=1e-12)
     noise = json.loads((folder.path / "noise.json").read_text())
