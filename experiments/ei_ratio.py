@@ -56,8 +56,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from experiments.options import (DATA_FIELDS, add_field_options, field_overrides,
-                                 given_options, preset_default)
+from experiments.options import (DATA_FIELDS, add_field_options, add_run_options,
+                                 field_overrides, given_options)
 from experiments.training import (ConfigurationError, ImageProtocol, check_image_fields,
                                   is_integer, is_number, load_image_splits)
 from models.eprop import EpropSpec, build_eprop_network
@@ -667,34 +667,9 @@ _CLI_FIELDS = {
 }
 
 
-def _preset_default(field_name: str) -> str:
-    return preset_default(EIRatioConfig, PRESETS, field_name)
-
-
-def add_common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from models.devices import TARGETS
-
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="paper",
-                        help="starting configuration: 'paper' or 'quick' (digits, minutes); "
-                             "default: paper")
-    parser.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"), default=None,
-                        help="data set; default: fashion-mnist for paper, digits for quick")
-    parser.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="directory with the IDX files; default: $SNN_DATA_DIR, else the "
-                             "download cache")
-    parser.add_argument("--epochs", type=int, default=None, metavar="N",
-                        help=f"training epochs; {_preset_default('epochs')}")
-    parser.add_argument("--device", choices=TARGETS, default=None,
-                        help="simulation device; default: cpp")
-    parser.add_argument("--out", default="results", metavar="DIR",
-                        help="results root; default: results")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return parser
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Options of ``python -m experiments ei_ratio``; every default is in the help."""
-    add_common_arguments(parser)
+    add_run_options(parser, EIRatioConfig, PRESETS, "fashion-mnist")
     parser.add_argument("--resume", default=None, metavar="RUN",
                         help="continue the run in this results folder from its checkpoint")
     parser.add_argument("--signed-input", action="store_true",

@@ -42,8 +42,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from experiments.options import (DATA_FIELDS, add_field_options, field_overrides,
-                                 given_options, preset_default)
+from experiments.options import (DATA_FIELDS, add_field_options, add_run_options,
+                                 field_overrides, given_options)
 from experiments.training import (ConfigurationError, ImageProtocol, check_image_fields,
                                   is_integer, is_number, load_image_splits)
 from models.eprop_voting import (VotingSpec, bernoulli_bits, build_voting_network,
@@ -600,23 +600,7 @@ _CLI_FIELDS = {
 
 def add_arguments(parser: argparse.ArgumentParser, study: str) -> argparse.ArgumentParser:
     """Options of ``python -m experiments <study>``; every default is in the help."""
-    from models.devices import TARGETS
-
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="paper",
-                        help="starting configuration: 'paper' or 'quick' (digits, minutes); "
-                             "default: paper")
-    parser.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"), default=None,
-                        help="data set; default: mnist for paper, digits for quick")
-    parser.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="directory with the IDX files; default: $SNN_DATA_DIR, else the "
-                             "download cache")
-    parser.add_argument("--epochs", type=int, default=None, metavar="N",
-                        help=f"training epochs; {preset_default(NeuronParamConfig, PRESETS, 'epochs')}")
-    parser.add_argument("--device", choices=TARGETS, default=None,
-                        help="simulation device; default: cpp")
-    parser.add_argument("--out", default="results", metavar="DIR",
-                        help="results root; default: results")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_options(parser, NeuronParamConfig, PRESETS, "mnist")
     parser.add_argument("--resume", default=None, metavar="RUN",
                         help="continue the run in this results folder from its checkpoint")
     table = dict(_CLI_FIELDS)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["DATA_FIELDS", "preset_default", "add_field_options", "field_overrides",
-           "given_options"]
+__all__ = ["DATA_FIELDS", "preset_default", "add_run_options", "add_field_options",
+           "field_overrides", "given_options"]
 
 #: Options of the data split: option -> (config field, type, help).
 DATA_FIELDS = {
@@ -37,6 +37,29 @@ def preset_default(config_cls, presets: dict, field_name: str) -> str:
                if field_name in values and values[field_name] != base]
     text = f"default: {_show(base)}" + (f" ({'; '.join(special)})" if special else "")
     return text.replace("%", "%%")
+
+
+def add_run_options(parser: argparse.ArgumentParser, config_cls, presets: dict,
+                    paper_dataset: str) -> None:
+    """The options every image protocol has: ``--preset``, ``--dataset``, ``--data-dir``,
+    ``--epochs``, ``--device``, ``--out``, ``--no-progress``."""
+    from models.devices import TARGETS
+
+    parser.add_argument("--preset", choices=sorted(presets), default="paper",
+                        help="starting configuration: 'paper' or 'quick' (digits, minutes); "
+                             "default: paper")
+    parser.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"), default=None,
+                        help=f"data set; default: {paper_dataset} for paper, digits for quick")
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="directory with the IDX files; default: $SNN_DATA_DIR, else the "
+                             "download cache")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N",
+                        help=f"training epochs; {preset_default(config_cls, presets, 'epochs')}")
+    parser.add_argument("--device", choices=TARGETS, default=None,
+                        help="simulation device; default: cpp")
+    parser.add_argument("--out", default="results", metavar="DIR",
+                        help="results root; default: results")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _dest(option: str) -> str:
