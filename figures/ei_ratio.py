@@ -52,6 +52,7 @@ import numpy as np
 from figures.saving import save_figure
 
 __all__ = [
+    "number",
     "FIGURES",
     "BIOLOGICAL_RATE_HZ",
     "SUCCESS_ACCURACY",
@@ -168,7 +169,7 @@ def run_folder(record: dict, sweep=None) -> Path:
 # --------------------------------------------------------------------------------------
 
 
-def _number(value):
+def number(value):
     """``value`` as a finite float, or ``None`` (missing, None, NaN)."""
     if value is None or isinstance(value, bool):
         return None
@@ -180,7 +181,7 @@ def _number(value):
 
 
 def _metric(record, key):
-    return _number((record.get("metrics") or {}).get(key))
+    return number((record.get("metrics") or {}).get(key))
 
 
 def _param(record, key, default=None):
@@ -208,7 +209,7 @@ def rate_records(records) -> list[dict]:
 
 def noise_records(records) -> list[dict]:
     """The records with ``weight_noise > 0``."""
-    return [r for r in _finished(records) if (_number(_param(r, "weight_noise")) or 0) > 0]
+    return [r for r in _finished(records) if (number(_param(r, "weight_noise")) or 0) > 0]
 
 
 def _e_fraction(record) -> float:

@@ -19,6 +19,7 @@ import numpy as np
 
 from experiments.neuron_parameters import STUDIES
 from experiments.results import NotARunError, RunFolder
+from figures.ei_ratio import number
 
 __all__ = [
     "CONDITIONS",
@@ -43,17 +44,6 @@ THRESHOLD_CONDITIONS = tuple(c for table in STUDIES.values()
                              for c, learns in table["conditions"].items() if learns["theta"])
 TAU_CONDITIONS = tuple(c for table in STUDIES.values()
                        for c, learns in table["conditions"].items() if learns["tau"])
-
-
-def number(value):
-    """``value`` as a finite float, or ``None`` (missing, None, bool, NaN)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if np.isfinite(value) else None
 
 
 def _hint(study: str) -> str:

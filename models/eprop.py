@@ -93,7 +93,7 @@ from brian2 import (
 from models.devices import use_source_queues
 
 __all__ = ["EpropSpec", "EpropNetwork", "build_eprop_network", "check_dynamic_range",
-           "SURROGATES", "LOSSES", "OPTIMIZERS", "FEEDBACK"]
+           "SURROGATES", "LOSSES", "OPTIMIZERS", "FEEDBACK", "batch_schedule"]
 
 SURROGATES = ("pwl", "sigmoid")
 LOSSES = ("ce", "mse")
@@ -422,6 +422,20 @@ PROJECT_INPUT = "w = w * int(w > 0)\n"
 PROJECT_DALE = "w = w * int(dale_pre * w > 0)\n"
 
 
+def batch_schedule(labels, n: int, n_samples: int, batch_size: int, adam_step0: int = 0):
+    """The per-run label and batch arrays of a network that learns in mini-batches:
+    labels padded with -1 to ``n_samples + 1`` (the run's extra step), the number of real
+    samples of each batch, and the Adam step count at the end of each batch (at least 1;
+    a batch of padding only does not count)."""
+    lab = np.full(n_samples + 1, -1.0)
+    if labels is not None:
+        lab[:n] = labels
+    counts = np.array([(lab[b * batch_size:(b + 1) * batch_size] >= 0).sum()
+                       for b in range(n_samples // batch_size)], dtype=np.float64)
+    k = adam_step0 + np.cumsum(counts > 0)
+    return lab, counts, np.maximum(k, 1).astype(np.float64)
+
+
 def _update_code(spec: EpropSpec, p: str, g: str, m: str, s: str, lr: str = "lr") -> str:
     template = ADAM_UPDATE if spec.optimizer == "adam" else SGD_UPDATE
     return template.format(p=p, g=g, m=m, s=s, lr=lr) + f"{g} = 0\n"
@@ -513,17 +527,13 @@ class EpropNetwork:
                              f"got {steps.shape}")
         padded = np.full((spec.n_samples + 1, spec.n_in), -1.0)
         padded[:n] = steps
-        lab = np.full(spec.n_samples + 1, -1.0)
-        if labels is not None:
-            lab[:n] = labels
-        counts = np.array([(lab[b * spec.batch_size:(b + 1) * spec.batch_size] >= 0).sum()
-                           for b in range(spec.n_batches)], dtype=np.float64)
-        k = adam_step0 + np.cumsum(counts > 0)
+        lab, counts, steps_adam = batch_schedule(labels, n, spec.n_samples, spec.batch_size,
+                                                 adam_step0)
         args = {
             self.step_in: padded,
             self.label: lab,
             self.batch_count: counts,
-            self.adam_step: np.maximum(k, 1).astype(np.float64),
+            self.adam_step: steps_adam,
             self.inp.learn: float(bool(learn)),
             self.hidden.learn: float(bool(learn)),
             self.readout.learn: float(bool(learn)),

@@ -75,7 +75,7 @@ from brian2 import EventMonitor, Network, NeuronGroup, Synapses, TimedArray, def
 
 from models.devices import use_source_queues
 from models.eprop import (ADAM_UPDATE, BATCH_END, BATCH_QUANTITIES, ENDED, ENDED_START,
-                          OPTIMIZERS, SAMPLE_START, SGD_UPDATE, STEP)
+                          OPTIMIZERS, SAMPLE_START, SGD_UPDATE, STEP, batch_schedule)
 
 __all__ = ["VotingSpec", "VotingNetwork", "build_voting_network", "NEURONS", "ENCODINGS",
            "TAU_LEARNING", "MAX_STEPS", "decay_from_tau", "tau_from_decay", "learned_layout",
@@ -402,15 +402,11 @@ class VotingNetwork:
                              f"got {stim.shape}")
         padded = np.zeros((spec.n_samples + 1, spec.n_in))
         padded[:n] = stim
-        lab = np.full(spec.n_samples + 1, -1.0)
-        if labels is not None:
-            lab[:n] = labels
-        counts = np.array([(lab[b * spec.batch_size:(b + 1) * spec.batch_size] >= 0).sum()
-                           for b in range(spec.n_batches)], dtype=np.float64)
-        k = adam_step0 + np.cumsum(counts > 0)
+        lab, counts, steps_adam = batch_schedule(labels, n, spec.n_samples, spec.batch_size,
+                                                 adam_step0)
         flag = float(bool(learn))
         args = {self.stim: padded, self.label: lab, self.batch_count: counts,
-                self.adam_step: np.maximum(k, 1).astype(np.float64),
+                self.adam_step: steps_adam,
                 self.inp.learn: flag, self.hidden.rec: float(bool(record))}
         train = {"weights": True, "tau": True, "theta": True, **(train or {})}
         unknown = sorted(set(train) - {"weights", "tau", "theta"})
