@@ -35,6 +35,9 @@ demo: $(STAMP)
 	$(PY) -m experiments stl --preset quick --condition sl --out results --no-progress
 	$(PY) -m experiments stl --preset quick --condition tl --out results --no-progress
 	$(PY) -m figures stl results/stl
+	$(PY) -m experiments balanced_tuning --preset quick --out results --no-progress
+	$(PY) -m experiments balanced_tuning --preset quick --static-synapses --out results --no-progress
+	$(PY) -m figures balanced_tuning results/balanced_tuning
 
 test: $(STAMP)
 	$(PY) -m pytest

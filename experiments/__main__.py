@@ -17,6 +17,9 @@ import sys
 
 #: Protocol name -> module (imported only when that protocol runs).
 PROTOCOLS = {
+    "balanced_tuning": ("experiments.balanced_tuning",
+                        "balanced tuning (Zhang et al. 2018, interpreted): equilibrium, 80:20 "
+                        "E/I, STP, teacher-tuned potentials and STDP"),
     "desire": ("experiments.desire",
                "desire backpropagation (Gerlinghoff et al. 2023): MNIST, Fashion-MNIST, digits"),
     "ei_ratio": ("experiments.ei_ratio",

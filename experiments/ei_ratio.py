@@ -536,27 +536,12 @@ def run(cfg: EIRatioConfig, root, *, run_id: str | None = None, resume: bool = F
 
     ``resume=True`` continues the run in ``root/ei_ratio/run_id`` if it has a checkpoint
     (and starts it otherwise)."""
-    from pathlib import Path
-
-    from experiments.results import RunFolder
-    from experiments.training import Trainer
+    from experiments.training import Trainer, open_run
 
     protocol = EIRatioProtocol(cfg, data=data)
-    existing = None if run_id is None else RunFolder(Path(root) / PROTOCOL / run_id)
-    if resume and existing is not None and existing.config_path.is_file():
-        folder = RunFolder.open(existing.path, protocol=PROTOCOL)
-        stored = stored_config(folder)
-        if dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device) != cfg:
-            raise ConfigError(f"--resume: the run in {folder.path} has another configuration; "
-                              "start a new run instead.")
-        folder.update_config(config=cfg.to_dict())
-        # A run stopped before its first checkpoint starts again from the beginning.
-        started = folder.checkpoint_path.is_file()
-    else:
-        folder = RunFolder.create(root, PROTOCOL, cfg.to_dict(), run_id=run_id or _run_id(cfg),
-                                  device={"target": cfg.device, "threads": 1},
-                                  seeds=protocol.seeds())
-        started = False
+    folder, started = open_run(protocol, cfg, root, run_id=run_id, resume=resume,
+                               label=_run_label(cfg), stored_config=stored_config,
+                               error=ConfigError)
     trainer = Trainer(protocol, folder, progress=progress)
     state = trainer.run(resume=started)
     return folder, state
@@ -631,10 +616,8 @@ def sweep_points(kind: str, preset: str, axes: dict | None = None, **fixed) -> l
     return points
 
 
-def _run_id(cfg: EIRatioConfig) -> str:
-    from experiments.results import new_run_id
-
-    return new_run_id(f"{cfg.dataset}-e{cfg.e_fraction:g}-s{cfg.seed}")
+def _run_label(cfg: EIRatioConfig) -> str:
+    return f"{cfg.dataset}-e{cfg.e_fraction:g}-s{cfg.seed}"
 
 
 # ======================================================================================
@@ -691,23 +674,12 @@ def config_from_args(args) -> EIRatioConfig:
 
 def main(args) -> int:
     """``python -m experiments ei_ratio``: train one configuration."""
-    from pathlib import Path
-
-    from experiments.results import RunFolder
+    from experiments.training import resumed_config
 
     if args.resume is not None:
-        given = given_options(args, _CLI_FIELDS)
-        given += ["--signed-input"] if args.signed_input else []
-        if given:
-            raise ConfigError(f"--resume continues a run with its own configuration; "
-                              f"{', '.join(given)} cannot change.")
-        folder = RunFolder.open(args.resume, protocol=PROTOCOL)
-        cfg = stored_config(folder)
-        changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device))
-                   if v is not None}
-        cfg = dataclasses.replace(cfg, **changes).validate()
-        path = Path(folder.path).resolve()
-        root, run_id = path.parent.parent, path.name
+        given = given_options(args, _CLI_FIELDS) + (["--signed-input"] if args.signed_input
+                                                    else [])
+        cfg, root, run_id = resumed_config(args, given, PROTOCOL, stored_config, ConfigError)
     else:
         cfg = config_from_args(args)
         root, run_id = args.out, None

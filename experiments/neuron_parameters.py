@@ -513,28 +513,13 @@ def run(cfg: NeuronParamConfig, root, *, run_id: str | None = None, resume: bool
         progress: bool = True, data=None):
     """Train one configuration, then test it under input noise; returns ``(RunFolder,
     final TrainingState)``. ``resume=True`` continues the run in ``root/<study>/run_id``."""
-    from pathlib import Path
-
-    from experiments.results import RunFolder, new_run_id
-    from experiments.training import Trainer
+    from experiments.training import Trainer, open_run
 
     protocol = NeuronParamProtocol(cfg, data=data)
-    existing = None if run_id is None else RunFolder(Path(root) / cfg.study / run_id)
-    if resume and existing is not None and existing.config_path.is_file():
-        folder = RunFolder.open(existing.path, protocol=cfg.study)
-        stored = stored_config(folder, cfg.study)
-        if dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device) != cfg:
-            raise ConfigError(f"--resume: the run in {folder.path} has another configuration; "
-                              "start a new run instead.")
-        folder.update_config(config=cfg.to_dict())
-        started = folder.checkpoint_path.is_file()
-    else:
-        label = f"{cfg.dataset}-{cfg.condition}-tau{cfg.tau:g}-s{cfg.seed}"
-        folder = RunFolder.create(root, cfg.study, cfg.to_dict(),
-                                  run_id=run_id or new_run_id(label),
-                                  device={"target": cfg.device, "threads": 1},
-                                  seeds=protocol.seeds())
-        started = False
+    folder, started = open_run(
+        protocol, cfg, root, run_id=run_id, resume=resume,
+        label=f"{cfg.dataset}-{cfg.condition}-tau{cfg.tau:g}-s{cfg.seed}",
+        stored_config=lambda folder: stored_config(folder, cfg.study), error=ConfigError)
     trainer = Trainer(protocol, folder, progress=progress)
     state = trainer.run(resume=started)
     if cfg.noise_samples > 0:
@@ -619,22 +604,12 @@ def add_arguments(parser: argparse.ArgumentParser, study: str) -> argparse.Argum
 
 def main(args, study: str) -> int:
     """``python -m experiments <study>``: train one configuration."""
-    from pathlib import Path
-
-    from experiments.results import RunFolder
+    from experiments.training import resumed_config
 
     if args.resume is not None:
-        given = given_options(args, _CLI_FIELDS)
-        if given:
-            raise ConfigError(f"--resume continues a run with its own configuration; "
-                              f"{', '.join(given)} cannot change.")
-        folder = RunFolder.open(args.resume, protocol=study)
-        cfg = stored_config(folder, study)
-        changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device))
-                   if v is not None}
-        cfg = dataclasses.replace(cfg, **changes).validate()
-        path = Path(folder.path).resolve()
-        root, run_id = path.parent.parent, path.name
+        cfg, root, run_id = resumed_config(args, given_options(args, _CLI_FIELDS), study,
+                                           lambda folder: stored_config(folder, study),
+                                           ConfigError)
     else:
         overrides = field_overrides(args, _CLI_FIELDS)
         overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)

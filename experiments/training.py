@@ -48,7 +48,13 @@ line (training entries get the prefix ``train_``),
 arrays collected during an evaluation (e.g. spike rasters of chosen samples), written
 to ``recordings/epoch-NNNN.npz`` of the run folder,
 ``evaluate_initial`` (bool attribute): evaluate the initial state before training, as
-epoch 0 (a metrics line with ``epoch: 0`` and ``recordings/epoch-0000.npz``).
+epoch 0 (a metrics line with ``epoch: 0`` and ``recordings/epoch-0000.npz``),
+``epoch_length(epoch)`` -> int: training samples of that epoch (default ``n_train``; a
+protocol with phases, e.g. a short unsupervised phase first, trains on the first
+samples of ``train_order(epoch)``),
+``evaluates(epoch)`` -> bool: whether the evaluation split is run after that epoch
+(default True; without it the metrics line has ``accuracy: None`` and the training
+entries only).
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ from experiments.results import RunFolder
 
 __all__ = ["TrainingState", "Trainer", "ConfigurationError", "CHECKPOINT_FORMAT",
            "ImageProtocol", "load_image_splits", "check_image_fields", "is_integer",
-           "is_number"]
+           "is_number", "open_run", "resumed_config"]
 
 #: Version of the checkpoint layout (stored in its metadata).
 CHECKPOINT_FORMAT = 1
@@ -272,7 +278,12 @@ class Trainer:
 
     # -- the learned state ---------------------------------------------------------------
     def _state_args(self, state: TrainingState) -> dict:
-        return {self.views[name]: state.arrays[name] for name in self.views}
+        # Checkpoints hold plain SI values; a variable with a unit gets it back.
+        from brian2 import Quantity
+
+        return {view: (Quantity(state.arrays[name], dim=view.dim)
+                       if getattr(view, "dim", None) is not None else state.arrays[name])
+                for name, view in self.views.items()}
 
     def _read_state(self) -> dict:
         return {name: np.array(view[:]) for name, view in self.views.items()}
@@ -311,6 +322,10 @@ class Trainer:
             _accumulate(self.eval_stats, self._statistics("eval", samples))
         return n_correct / max(p.n_eval, 1)
 
+    def _epoch_length(self, epoch: int) -> int:
+        method = getattr(self.protocol, "epoch_length", None)
+        return self.protocol.n_train if method is None else int(method(epoch))
+
     def _statistics(self, split: str, samples) -> dict | None:
         method = getattr(self.protocol, "chunk_statistics", None)
         return method(split, samples) if method is not None else None
@@ -339,8 +354,8 @@ class Trainer:
 
         from tqdm.auto import tqdm
 
-        total = p.n_epochs * p.n_train
-        done = min(state.epoch * p.n_train + state.cursor, total)
+        total = sum(self._epoch_length(e) for e in range(p.n_epochs))
+        done = min(sum(self._epoch_length(e) for e in range(state.epoch)) + state.cursor, total)
         bar = tqdm(total=total, initial=done, unit="sample", desc=p.name, disable=not self.progress,
                    dynamic_ncols=True, smoothing=0.05)
         try:
@@ -349,7 +364,7 @@ class Trainer:
                 state.metrics.append(self._evaluation_record(state, 0))
                 self.checkpoint(state)
             while state.epoch < p.n_epochs:
-                if state.cursor < p.n_train:
+                if state.cursor < self._epoch_length(state.epoch):
                     self._train_chunk(state, bar)
                 else:
                     self._end_epoch(state, bar)
@@ -361,7 +376,7 @@ class Trainer:
 
     def _train_chunk(self, state: TrainingState, bar) -> None:
         p = self.protocol
-        order = p.train_order(state.epoch)
+        order = p.train_order(state.epoch)[:self._epoch_length(state.epoch)]
         chunk = state.cursor // p.chunk_size
         samples = order[state.cursor:state.cursor + p.chunk_size]
         args = dict(p.train_run_args(state.epoch, chunk, samples))
@@ -389,7 +404,9 @@ class Trainer:
         training, with no training entries); writes the evaluation's recording."""
         p = self.protocol
         start = time.perf_counter()
-        accuracy = self.evaluate(state)
+        evaluates = getattr(p, "evaluates", lambda e: True)(max(epoch - 1, 0)) or epoch == 0
+        self.eval_stats = {}
+        accuracy = self.evaluate(state) if evaluates else None
         eval_seconds = time.perf_counter() - start
         record = {
             "epoch": epoch,
@@ -412,11 +429,12 @@ class Trainer:
         if epoch > 0:
             record.update({f"train_{k}": v
                            for k, v in self._epoch_metrics("train", state.train_stats).items()})
-        recording = getattr(p, "evaluation_recording", lambda: None)()
+        recording = getattr(p, "evaluation_recording", lambda: None)() if evaluates else None
         if recording:
             self.folder.write_recording(f"epoch-{epoch:04d}", recording)
-        self.folder.log(f"epoch {epoch}: {record['split']} accuracy {accuracy:.4f}"
-                        + (" (before training)" if epoch == 0 else ""))
+        if evaluates:
+            self.folder.log(f"epoch {epoch}: {record['split']} accuracy {accuracy:.4f}"
+                            + (" (before training)" if epoch == 0 else ""))
         return record
 
     def _end_epoch(self, state: TrainingState, bar) -> None:
@@ -428,7 +446,64 @@ class Trainer:
         state.train_stats = {}
         state.train_correct = 0
         state.train_seconds = 0.0
-        bar.set_postfix(epoch=state.epoch, acc=f"{accuracy:.4f}", refresh=True)
+        bar.set_postfix(epoch=state.epoch, acc="-" if accuracy is None else f"{accuracy:.4f}",
+                        refresh=True)
         self.folder.log(f"epoch {record['epoch']}: training accuracy "
                         f"{record['train_accuracy']:.4f}, "
                         f"{record['train_samples_per_s'] or 0:.1f} samples/s")
+
+
+# -- the run folder of a command line ---------------------------------------------------
+
+
+def open_run(protocol, cfg, root, *, run_id=None, resume=False, label="",
+             stored_config=None, error=ConfigurationError):
+    """The results folder of a run of ``protocol`` (name ``protocol.name``) with the
+    configuration ``cfg`` (a dataclass with ``to_dict``, ``epochs`` and ``device``).
+
+    With ``resume`` and a ``root/<name>/run_id`` that holds a ``config.json``: that folder,
+    after checking that its stored configuration (``stored_config(folder)``) differs from
+    ``cfg`` in ``epochs`` and ``device`` at most (else ``error``); otherwise a new folder
+    ``root/<name>/<run_id or a new id from label>``. Returns ``(folder, started)``,
+    ``started`` telling whether the folder holds a checkpoint to resume from (a run
+    stopped before its first checkpoint starts again from the beginning)."""
+    import dataclasses
+    from pathlib import Path
+
+    from experiments.results import new_run_id
+
+    existing = None if run_id is None else RunFolder(Path(root) / protocol.name / run_id)
+    if resume and existing is not None and existing.config_path.is_file():
+        folder = RunFolder.open(existing.path, protocol=protocol.name)
+        stored = stored_config(folder)
+        if dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device) != cfg:
+            raise error(f"--resume: the run in {folder.path} has another configuration; "
+                        "start a new run instead.")
+        folder.update_config(config=cfg.to_dict())
+        return folder, folder.checkpoint_path.is_file()
+    folder = RunFolder.create(root, protocol.name, cfg.to_dict(),
+                              run_id=run_id or new_run_id(label),
+                              device={"target": cfg.device, "threads": 1},
+                              seeds=protocol.seeds())
+    return folder, False
+
+
+def resumed_config(args, given: list, protocol_name: str, stored_config,
+                   error=ConfigurationError):
+    """``(cfg, root, run_id)`` of ``--resume RUN`` on a command line: the configuration
+    stored in ``RUN`` with only ``--epochs`` and ``--device`` changed. ``given`` lists
+    the other options the command line set, which a resumed run cannot change
+    (``error`` if any)."""
+    import dataclasses
+    from pathlib import Path
+
+    if given:
+        raise error(f"--resume continues a run with its own configuration; "
+                    f"{', '.join(given)} cannot change.")
+    folder = RunFolder.open(args.resume, protocol=protocol_name)
+    cfg = stored_config(folder)
+    changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device))
+               if v is not None}
+    cfg = dataclasses.replace(cfg, **changes).validate()
+    path = Path(folder.path).resolve()
+    return cfg, path.parent.parent, path.name

@@ -7,6 +7,9 @@
 folders or folders of runs (``results/plif``).
 ``stl``: the figures of STL runs (learned thresholds), from their run folders or
 folders of runs (``results/stl``).
+``balanced_tuning``: the figures of balanced-tuning runs (equilibrium, STP, rates,
+consolidation, ablations), from their run folders, folders of runs
+(``results/balanced_tuning``) or ablation sweep folders (``results/balanced_tuning_ablation``).
 """
 
 import argparse
@@ -65,6 +68,22 @@ def main(argv=None) -> int:
         p.add_argument("--out", default=None,
                        help="output directory; default: RUN/figures for one RUN, "
                             "<common parent>/figures for several")
+    bal = sub.add_parser("balanced_tuning",
+                         help="figures of balanced-tuning runs (Zhang et al. 2018, "
+                              "interpreted)",
+                         description="Membrane-potential change during equilibrium "
+                                     "learning, short-term plasticity of the input, hidden "
+                                     "E/I rates per epoch, the consolidation curve and the "
+                                     "ablations' final accuracy. Each figure only where the "
+                                     "runs hold its data.")
+    bal.add_argument("runs", metavar="RUN", nargs="+",
+                     help="results folder of a run (results/balanced_tuning/<run-id>), a "
+                          "folder of runs such as results/balanced_tuning, or an ablation "
+                          "sweep folder such as results/balanced_tuning_ablation; the "
+                          "figures combine them")
+    bal.add_argument("--out", default=None,
+                     help="output directory; default: RUN/figures for one RUN, "
+                          "<common parent>/figures for several")
     args = parser.parse_args(argv)
 
     if args.figure == "desire":
@@ -73,6 +92,8 @@ def main(argv=None) -> int:
         return _ei_ratio(args)
     if args.figure in ("plif", "stl"):
         return _neuron_parameters(args)
+    if args.figure == "balanced_tuning":
+        return _balanced_tuning(args)
     if args.samples < 1:
         parser.error(f"--samples must be a positive integer; got {args.samples}")
     from brian2 import prefs, seed, set_device
@@ -163,6 +184,33 @@ def _neuron_parameters(args) -> int:
     folder = Path(next(iter(written.values()))[0]).parent
     print(f"wrote {sum(len(v) for v in written.values())} files "
           f"({', '.join(written)}) to {folder}")
+    return 0
+
+
+def _balanced_tuning(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from experiments.results import NotARunError
+    from figures import balanced_tuning as figs
+
+    command = "python -m figures balanced_tuning"
+    try:
+        runs = figs.load_runs(args.runs)
+        skipped = {name: reason for name in figs.FIGURES
+                   if (reason := figs.skip_reason(name, runs)) is not None}
+        written = figs.make_balanced_tuning_figures(args.runs, args.out)
+    except (NotARunError, ValueError, FileNotFoundError) as err:
+        print(f"{command}: {err}", file=sys.stderr)
+        return 2
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+    if not written:
+        print(f"{command}: no figure could be drawn from {', '.join(args.runs)}",
+              file=sys.stderr)
+        return 2
+    drawn = [name for name in figs.FIGURES if name not in skipped]
+    print(f"wrote {len(written)} files ({', '.join(drawn)}) to {Path(written[0]).parent}")
     return 0
 
 

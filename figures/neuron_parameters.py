@@ -26,6 +26,7 @@ __all__ = [
     "THRESHOLD_CONDITIONS",
     "TAU_CONDITIONS",
     "NotARunError",
+    "disambiguate",
     "find_runs",
     "load_run",
     "load_runs",
@@ -151,7 +152,7 @@ def _sort_key(run: dict, study: str):
     return (rank, np.inf if tau is None else tau, run["config"].get("seed", 0), run["run_id"])
 
 
-def _disambiguate(runs: list[dict]) -> None:
+def disambiguate(runs: list[dict]) -> None:
     """Make the labels unique: add the seed, then the data set, then the run id, to the
     labels that several runs share."""
     extras = (lambda r: f"seed {r['config'].get('seed')}",
@@ -198,7 +199,7 @@ def load_runs(paths, study: str) -> list[dict]:
         raise ValueError(f"no {study} run has evaluated yet (metrics.jsonl is empty in "
                          f"{names}); let a run finish its first evaluation.")
     ready.sort(key=lambda r: _sort_key(r, study))
-    _disambiguate(ready)
+    disambiguate(ready)
     return ready
 
 

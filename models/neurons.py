@@ -63,6 +63,9 @@ class NeuronModel:
         the ``groups`` slot, replacing the differential equations.
     threshold_when : str or None
         Scheduling slot of the spike condition if not the default.
+    events : mapping
+        Further events ``{name: (condition, reset code)}`` besides ``spike``
+        (e.g. the teacher-tuned spikes of ``lif_tutored``).
     targets : tuple of str
         Variables that synapses may add to.
     reference : str
@@ -82,6 +85,7 @@ class NeuronModel:
     threshold_when: str | None = None
     targets: tuple = ()
     reference: str = ""
+    events: Mapping = field(default_factory=dict)
 
 
 # Current-based LIF with an exponentially decaying synaptic current.
@@ -109,11 +113,15 @@ LIF_CURRENT = NeuronModel(
 )
 
 # Conductance-based LIF: excitatory and inhibitory conductances in units of
-# the leak conductance, each driving v towards its reversal potential.
+# the leak conductance, each driving v towards its reversal potential.  The
+# derivative is a named subexpression so that a learning rule can read it
+# (the equilibrium rule of models.balanced_network); it is the subthreshold
+# derivative: resets are jumps, not part of it.
 LIF_CONDUCTANCE = NeuronModel(
     name="lif_conductance",
     equations="""
-    dv/dt = (v_rest - v + g_e * (E_e - v) + g_i * (E_i - v) + I_ext) / tau_m : volt (unless refractory)
+    dv/dt = dvdt : volt (unless refractory)
+    dvdt = (v_rest - v + g_e * (E_e - v) + g_i * (E_i - v) + I_ext) / tau_m : volt/second
     dg_e/dt = -g_e / tau_e : 1
     dg_i/dt = -g_i / tau_i : 1
     I_ext : volt
@@ -227,9 +235,40 @@ READOUT = NeuronModel(
     reference="Bellec et al. (2020), Nat. Commun. 11:3625 (leaky readout)",
 )
 
+# A current-based LIF with a second, teacher-tuned membrane potential.  v
+# integrates the synaptic current and fires 'spike' (what the network decodes).
+# v_tutor integrates the same current while the teacher is away (teaching = 0)
+# and the teacher's current instead while it acts (teaching = 1): then it fires
+# at the rate the teacher sets, whatever the weights, and fires 'tutored'
+# (what a supervised STDP rule learns from).  With teaching = 0 the two are one
+# trajectory, so a rule driven by the difference of their spikes is silent.
+# No refractory period, so that this holds exactly.
+LIF_TUTORED = NeuronModel(
+    name="lif_tutored",
+    equations="""
+    dv/dt = (v_rest - v + I_syn) / tau_m : volt
+    dv_tutor/dt = (v_rest - v_tutor + (1 - teaching) * I_syn + teaching * I_teach) / tau_m : volt
+    dI_syn/dt = -I_syn / tau_syn : volt
+    teaching : 1
+    I_teach : volt
+    """,
+    threshold="v > v_th",
+    reset="v = v_reset",
+    parameters=dict(tau_m=20 * ms, tau_syn=5 * ms, v_rest=-65 * mV, v_reset=-65 * mV,
+                    v_th=-50 * mV),
+    constraints=(Positive("tau_m"), Positive("tau_syn"), Above("v_th", "v_rest"),
+                 Above("v_th", "v_reset")),
+    initial={"v": "v_rest", "v_tutor": "v_rest"},
+    targets=("I_syn",),
+    events={"tutored": ("v_tutor > v_th", "v_tutor = v_reset")},
+    reference="Ponulak & Kasinski (2010), Neural Comput. 22:467 (ReSuMe: learning from "
+              "the difference of a teacher's and the neuron's own spikes)",
+)
+
 NEURON_MODELS = {
     m.name: m
-    for m in (LIF_CURRENT, LIF_CONDUCTANCE, LIF_ADAPTIVE, LIF_LEARNABLE, IF_CLOCKED, READOUT)
+    for m in (LIF_CURRENT, LIF_CONDUCTANCE, LIF_ADAPTIVE, LIF_LEARNABLE, IF_CLOCKED, READOUT,
+              LIF_TUTORED)
 }
 
 

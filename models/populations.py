@@ -67,8 +67,12 @@ def layer(model, N: int, name: str, params=None, extra_equations: str = "",
         kwargs.update(threshold=m.threshold, reset=m.reset)
         if m.refractory is not None:
             kwargs["refractory"] = m.refractory
+    if m.events:
+        kwargs["events"] = {event: condition for event, (condition, _) in m.events.items()}
     kwargs.update(neurongroup_kwargs)
     group = NeuronGroup(N, m.equations + "\n" + extra_equations, **kwargs)
+    for event, (_, reset) in m.events.items():
+        group.run_on_event(event, reset, when="resets")
     if m.step is not None:
         # Discrete update in the 'groups' slot, before synapses add their input.
         group.run_regularly(m.step, when="groups", name=f"{name}_step")
@@ -106,7 +110,7 @@ class EIPopulation:
 
 
 def ei_population(model, N: int, e_fraction: float, name: str, params=None,
-                  **layer_kwargs) -> EIPopulation:
+                  extra_equations: str = "", **layer_kwargs) -> EIPopulation:
     """A layer of ``N`` cells of which ``round(e_fraction*N)`` are excitatory.
 
     Parameters
@@ -115,10 +119,12 @@ def ei_population(model, N: int, e_fraction: float, name: str, params=None,
         As for :func:`layer`.
     e_fraction : float
         Excitatory fraction in [0, 1]; 0.8 is the cortical 80:20 ratio.
+    extra_equations : str
+        Further equations of every cell (see :func:`layer`).
     """
     n_exc = n_excitatory(N, e_fraction)
     group = layer(model, N, name, params,
-                  extra_equations="dale_sign : 1 (constant)", **layer_kwargs)
+                  extra_equations="dale_sign : 1 (constant)\n" + extra_equations, **layer_kwargs)
     group.dale_sign = f"2 * int(i < {n_exc}) - 1"
     exc = group[:n_exc] if n_exc > 0 else None
     inh = group[n_exc:] if n_exc < N else None

@@ -76,6 +76,14 @@ class SynapsePart:
     constraints : tuple
     initial : mapping
         Initial values of synaptic variables (code strings).
+    on_post_events : mapping
+        ``{event: code}`` run at further postsynaptic events (e.g. the
+        ``tutored`` event of ``lif_tutored``), each in a pathway
+        ``post_<event>``.
+
+    ``{efficacy}`` in any code is replaced by the transmission factor on
+    ``w`` (``r_S`` with short-term plasticity, ``1`` without), so that a rule
+    can follow the synapse's actual conductance.
     """
 
     name: str
@@ -89,6 +97,7 @@ class SynapsePart:
     initial: Mapping = field(default_factory=dict)
     weight_parameters: tuple = ()
     reference: str = ""
+    on_post_events: Mapping = field(default_factory=dict)
 
 
 STATIC = SynapsePart(name="static", reference="fixed weight, instantaneous jump of the target")
@@ -184,6 +193,56 @@ STDP_MULTIPLICATIVE = SynapsePart(
     reference="van Rossum, Bi & Turrigiano (2000)",
 )
 
+# Equilibrium learning (models.balanced_network): per synapse, two sums over
+# the presynaptic spikes s of a sample, B = sum_s e(s) K(s) and
+# A = sum_s e(s) K(s) Q(s), with e the efficacy, K = exp(t_rel/tau) and Q the
+# postsynaptic running integral of the membrane derivative (eq_K and eq_Q of
+# the target group, which must define them).  At the sample's end
+# Q(T) B - A = int V' (E - V) k(t) dt (in the target's units), the gradient of
+# the squared membrane derivative with respect to w; the builder applies it.
+EQUILIBRIUM = SynapsePart(
+    name="equilibrium",
+    model="""
+    eq_A : 1
+    eq_B : 1
+    plastic_eq : 1 (shared)
+    """,
+    on_pre_after="""
+    eq_B += {efficacy} * eq_K_post
+    eq_A += {efficacy} * eq_K_post * eq_Q_post
+    """,
+    initial={"eq_A": 0.0, "eq_B": 0.0, "plastic_eq": 0.0},
+    reference="the equilibrium step of Zhang et al. (2018), IJCAI, as interpreted in "
+              "models.balanced_network",
+)
+
+# Supervised pair STDP on a lif_tutored target: a teacher-tuned ('tutored')
+# postsynaptic spike potentiates by eta*apre, a free spike depresses by the
+# same amount, so the weights move until free spiking reproduces the tuned
+# spiking (ReSuMe's rule with exponential pre traces).  Weights are signed.
+STDP_TUTORED = SynapsePart(
+    name="stdp_tutored",
+    model="""
+    dapre/dt = -apre / tau_pre : 1 (event-driven)
+    plastic : 1 (shared)
+    """,
+    on_pre_after="""
+    apre += 1
+    """,
+    on_post="""
+    w = clip(w - plastic * ({gate}) * eta * apre, -w_max, w_max)
+    """,
+    on_post_events={"tutored": """
+    w = clip(w + plastic * ({gate}) * eta * apre, -w_max, w_max)
+    """},
+    parameters=dict(tau_pre=20 * ms, eta=0.001, w_max=1.0),
+    constraints=(Positive("tau_pre"), Interval("eta", 0.0, float("inf")),
+                 Positive("w_max")),
+    initial={"apre": 0.0, "plastic": 1.0},
+    weight_parameters=("eta", "w_max"),
+    reference="Ponulak & Kasinski (2010), Neural Comput. 22:467 (ReSuMe)",
+)
+
 SYNAPSE_PARTS: dict[str, SynapsePart] = {}
 
 
@@ -195,7 +254,8 @@ def register_part(part: SynapsePart, replace: bool = False) -> SynapsePart:
     return part
 
 
-for _part in (STATIC, STP_DEPRESSING, STP_FACILITATING, STDP_ADDITIVE, STDP_MULTIPLICATIVE):
+for _part in (STATIC, STP_DEPRESSING, STP_FACILITATING, STDP_ADDITIVE, STDP_MULTIPLICATIVE,
+              EQUILIBRIUM, STDP_TUTORED):
     register_part(_part)
 
 
@@ -241,7 +301,8 @@ def combine(model, target_var: str, weight_unit, gate: str = "1") -> dict:
 
     Returns
     -------
-    dict with keys ``model``, ``on_pre``, ``on_post``.
+    dict with keys ``model``, ``on_pre``, ``on_post`` and ``on_post_events``
+    (``{event: code}``).
     """
     parts = _as_parts(model)
     efficacies = [p.efficacy for p in parts if p.efficacy is not None]
@@ -261,8 +322,15 @@ def combine(model, target_var: str, weight_unit, gate: str = "1") -> dict:
     on_pre.append(transmit)
     on_pre += [line for p in parts for line in _lines(p.on_pre_after)]
     on_post = [line for p in parts for line in _lines(p.on_post)]
-    fill = lambda lines: "\n".join(lines).replace("{gate}", gate)  # noqa: E731
-    return {"model": "\n".join(model_lines), "on_pre": fill(on_pre), "on_post": fill(on_post)}
+    events = {}
+    for p in parts:
+        for event, code in p.on_post_events.items():
+            events.setdefault(event, []).extend(_lines(code))
+    efficacy = efficacies[0] if efficacies else "1"
+    fill = lambda lines: "\n".join(lines).replace("{gate}", gate).replace(  # noqa: E731
+        "{efficacy}", efficacy)
+    return {"model": "\n".join(model_lines), "on_pre": fill(on_pre), "on_post": fill(on_post),
+            "on_post_events": {event: fill(lines) for event, lines in events.items()}}
 
 
 def synapse_parameters(model, params=None, weight_unit=None) -> dict:
@@ -322,8 +390,19 @@ def synapses(source, target, model, name: str, target_var: str, params=None,
     initial = {}
     for p in _as_parts(model):
         initial.update(p.initial)
+    on_post = code["on_post"] or None
+    if code["on_post_events"]:
+        missing = sorted(set(code["on_post_events"]) - set(getattr(target, "events", {})))
+        if missing:
+            raise ValueError(f"synapse model {model!r} needs the postsynaptic events "
+                             f"{missing}, which {target.name!r} does not have")
+        on_post = {"post": on_post or ""}
+        on_post.update({f"post_{event}": c for event, c in code["on_post_events"].items()})
+        synapses_kwargs["on_event"] = dict(
+            {"pre": "spike", "post": "spike"},
+            **{f"post_{event}": event for event in code["on_post_events"]})
     return LibrarySynapses(source, target, model=code["model"], on_pre=code["on_pre"],
-                           on_post=code["on_post"] or None, namespace=namespace, name=name,
+                           on_post=on_post, namespace=namespace, name=name,
                            initial=initial, **synapses_kwargs)
 
 

@@ -1,0 +1,617 @@
+"""Brain-inspired balanced tuning (Zhang, Zeng, Zhao & Xu 2018, IJCAI): equilibrium
+learning, an 80:20 E/I hidden layer, short-term plasticity, then weakly supervised
+output potentials consolidated into weights by STDP.
+
+**This is an interpretation.** Only the paper's abstract is public to us; it fixes the
+three principles (membrane-potential equilibrium, 80:20 E/I proportions, short-term
+plasticity balancing each synapse) and the two-stage supervised part (weak supervision
+of the final layer's membrane potentials, then STDP consolidation into weights), not
+the equations. The rules chosen here, and why, are in :mod:`models.balanced_network`:
+
+1. *Equilibrium* (step 1, no labels, ``equilibrium_epochs`` of ``equilibrium_samples``):
+   exponentiated-gradient descent of the squared subthreshold membrane derivative of
+   every E cell on its inhibitory weights, ``w <- w exp(-eta_eq int V' (E_i - V) k dt /
+   dV**2)``, with each cell's inhibitory weights rescaled to a fixed sum (inhibition is
+   redistributed to cancel the excitation it coincides with; it cannot silence the
+   layer).
+2. *Weak supervision* (step 2): during training presentations the teacher tunes a
+   second membrane potential of every output cell, replacing its synaptic drive by
+   ``+teacher_up`` (the label's cells: they fire regularly) or ``-teacher_down`` (the
+   others: silent); no weight changes.
+3. *Consolidation* (step 3, ``epochs``): STDP on hidden -> output synapses while the
+   teacher acts: a teacher-tuned spike potentiates, a free spike depresses, by ``eta_out
+   * apre``, until the free potential's spikes reproduce the tuned ones (on average the
+   delta rule on rates, which stops where the weights alone reproduce the teacher).
+
+Decoding: the class whose ``n_per_class`` output cells fire most free spikes, teacher
+off (a tie or silence is an error). The free spikes during step 3 are the consolidation
+curve: each training sample is classified with the weights learned before it, teacher
+off, so ``train_accuracy`` and ``train_curve`` measure how far consolidation has come.
+
+Ablations (same budget): ``equilibrium_epochs=0`` (no equilibrium step), ``stp=False``
+(static synapses with a fresh synapse's conductance, ``w * U``), ``e_fraction`` 0.5,
+0.8, 0.95, 1.0 (1.0 is the all-excitatory hidden layer: no inhibition at all).
+:func:`ablation_configs` lists them; ``python -m experiments balanced_tuning --ablation``
+runs them on Dask.
+
+Measured per epoch (``metrics.jsonl``): the phase, accuracy (after consolidation
+epochs), hidden E and I rates (Hz over the presentation and rest), mean ``|dV/dt|`` of E
+and I cells over the presentation (mV/ms), the consolidation curve, the inhibitory
+weights' spread. ``recordings/epoch-NNNN.npz``: the STP state of the input synapses of
+the central pixels over the first ``analysis_samples`` evaluation samples, the class
+counts of every evaluation sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from experiments.options import (DATA_FIELDS, add_field_options, add_run_options,
+                                 field_overrides, given_options)
+from experiments.training import (ConfigurationError, ImageProtocol, check_image_fields,
+                                  is_integer, is_number, load_image_splits)
+
+__all__ = ["BalancedTuningConfig", "ConfigError", "PRESETS", "ABLATIONS", "make_config",
+           "ablation_configs", "BalancedTuningProtocol", "run", "add_arguments", "main",
+           "summarise"]
+
+_ORDER_STREAM = 1
+
+
+class ConfigError(ConfigurationError):
+    """A configuration value is invalid; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class BalancedTuningConfig:
+    """Every parameter of a balanced-tuning run (units in the names).
+
+    Network: ``n_hidden`` cells, ``e_fraction`` excitatory, ``n_per_class`` output cells
+    per class; ``dt_ms``, ``t_present_ms`` (> 0), ``t_rest_ms`` (>= 0); ``max_rate_hz``
+    (Poisson rate of a pixel of intensity 1); receptive-field radii ``rf_exc``,
+    ``rf_inh`` (pixels); total input conductance per cell ``w_in_exc``, ``w_in_inh``
+    (units of the leak conductance); ``stp`` with ``stp_U`` in (0, 1], ``stp_tau_d_ms``,
+    ``stp_tau_f_ms``; ``k_ei``/``w_ei`` (E inputs per I cell, each weight) and
+    ``k_ie``/``w_ie_total`` (I inputs per E cell, their weights' sum).
+    Step 1: ``equilibrium_epochs`` of ``equilibrium_samples``, rate ``eta_eq``.
+    Steps 2-3: ``teacher_up_mV``, ``teacher_down_mV``; ``eta_out_mV`` (STDP step per
+    spike pair), decaying as ``1 / (1 + lr_decay * epochs done)``; ``w_out_max_mV``,
+    ``w_out_init_mV``, ``tau_pre_ms``; ``epochs`` of consolidation.
+    Schedule and data: ``chunk_size`` samples per compiled run, ``seed`` (connectivity,
+    order, Poisson spikes), ``dataset``, ``data_dir``, ``validation``, ``test``,
+    ``eval_split``, ``train_samples``, ``eval_samples``, ``analysis_samples``,
+    ``device``.
+    """
+
+    preset: str = "paper"
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    n_hidden: int = 2000
+    e_fraction: float = 0.8
+    n_per_class: int = 4
+    dt_ms: float = 0.5
+    t_present_ms: float = 100.0
+    t_rest_ms: float = 20.0
+    max_rate_hz: float = 100.0
+    rf_exc: int = 4
+    rf_inh: int = 6
+    w_in_exc: float = 15.0
+    w_in_inh: float = 5.0
+    stp: bool = True
+    stp_U: float = 0.2
+    stp_tau_d_ms: float = 200.0
+    stp_tau_f_ms: float = 50.0
+    k_ei: int = 40
+    w_ei: float = 0.05
+    k_ie: int = 20
+    w_ie_total: float = 1.0
+    equilibrium_epochs: int = 2
+    equilibrium_samples: int = 2000
+    eta_eq: float = 50.0
+    teacher_up_mV: float = 40.0
+    teacher_down_mV: float = 0.0
+    p_out: float = 0.5
+    eta_out_mV: float = 0.002
+    lr_decay: float = 2.0
+    w_out_max_mV: float = 2.0
+    w_out_init_mV: float = 0.01
+    tau_pre_ms: float = 20.0
+    epochs: int = 1
+    chunk_size: int = 500
+    seed: int = 0
+    validation: int = 10000
+    test: int = 0
+    eval_split: str = "validation"
+    train_samples: int | None = None
+    eval_samples: int | None = None
+    analysis_samples: int = 5
+    device: str = "cpp"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BalancedTuningConfig":
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
+        return cls(**d)
+
+    @property
+    def n_epochs(self) -> int:
+        return self.equilibrium_epochs + self.epochs
+
+    def validate(self) -> "BalancedTuningConfig":
+        """Check every field; raise :class:`ConfigError` naming the field and the fix.
+        Runs before any data is loaded or code is compiled."""
+
+        def fail(msg):
+            raise ConfigError(msg)
+
+        check_image_fields(self, PRESETS, ConfigError)
+        if not is_number(self.t_present_ms) or self.t_present_ms <= 0:
+            fail(f"t_present_ms: the presentation time must be a positive number of ms, got "
+                 f"{self.t_present_ms!r}.")
+        if not is_number(self.t_rest_ms) or self.t_rest_ms < 0:
+            fail(f"t_rest_ms: the rest between presentations must be >= 0 ms, got "
+                 f"{self.t_rest_ms!r}.")
+        if not is_number(self.e_fraction) or not 0 <= self.e_fraction <= 1:
+            fail(f"e_fraction: the excitatory fraction must lie in [0, 1] (0.8 is the 80:20 "
+                 f"ratio), got {self.e_fraction!r}.")
+        if not is_number(self.stp_U) or not 0 < self.stp_U <= 1:
+            fail(f"stp_U: the utilisation of a fresh synapse must lie in (0, 1] (Tsodyks-"
+                 f"Markram U), got {self.stp_U!r}.")
+        if not isinstance(self.stp, bool):
+            fail(f"stp: must be true or false, got {self.stp!r}.")
+        for name in ("dt_ms", "max_rate_hz", "stp_tau_d_ms", "stp_tau_f_ms", "tau_pre_ms",
+                     "w_out_max_mV"):
+            value = getattr(self, name)
+            if not is_number(value) or value <= 0:
+                fail(f"{name}: must be a positive number, got {value!r}.")
+        for name in ("w_in_exc", "w_in_inh", "w_ei", "w_ie_total", "eta_eq", "eta_out_mV",
+                     "lr_decay", "w_out_init_mV", "teacher_up_mV", "teacher_down_mV"):
+            value = getattr(self, name)
+            if not is_number(value) or value < 0:
+                fail(f"{name}: must be a number >= 0, got {value!r}.")
+        for name in ("n_hidden", "n_per_class", "chunk_size"):
+            value = getattr(self, name)
+            if not is_integer(value) or value < 1:
+                fail(f"{name}: must be a positive integer, got {value!r}.")
+        for name in ("rf_exc", "rf_inh", "k_ei", "k_ie", "equilibrium_epochs",
+                     "equilibrium_samples"):
+            value = getattr(self, name)
+            if not is_integer(value) or value < 0:
+                fail(f"{name}: must be an integer >= 0, got {value!r}.")
+        if self.equilibrium_epochs and not self.equilibrium_samples:
+            fail("equilibrium_samples: step 1 needs samples; give a positive number or set "
+                 "equilibrium_epochs to 0.")
+        try:
+            self.spec(n_in=64, image_shape=(8, 8))
+        except ValueError as err:
+            fail(f"network: {err}")
+        return self
+
+    def spec(self, n_in: int, image_shape: tuple, n_classes: int = 10):
+        """The compiled network's :class:`models.balanced_network.BalancedSpec`."""
+        from models.balanced_network import BalancedSpec
+
+        keys = ("n_hidden", "e_fraction", "n_per_class", "dt_ms", "t_present_ms", "t_rest_ms",
+                "max_rate_hz", "rf_exc", "rf_inh", "w_in_exc", "w_in_inh", "stp", "stp_U",
+                "stp_tau_d_ms", "stp_tau_f_ms", "k_ei", "w_ei", "k_ie", "w_ie_total", "eta_eq",
+                "tau_pre_ms", "eta_out_mV", "w_out_max_mV", "w_out_init_mV", "teacher_up_mV",
+                "teacher_down_mV", "p_out", "seed")
+        return BalancedSpec(n_in=int(n_in), image_shape=tuple(image_shape),
+                            n_samples=self.chunk_size, n_classes=int(n_classes),
+                            **{k: getattr(self, k) for k in keys}).validate()
+
+
+#: 'paper': MNIST / Fashion-MNIST; 'quick': digits in about a minute per run (8x8 images
+#: need smaller receptive fields and more conductance per pixel).
+_DIGITS = dict(validation=300, test=300, n_hidden=400, rf_exc=1, rf_inh=2, w_in_exc=10.0,
+               w_in_inh=4.0, chunk_size=250, equilibrium_samples=500, epochs=4,
+               eta_out_mV=0.004)
+PRESETS = {
+    "paper": {
+        "mnist": dict(validation=10000),
+        "fashion-mnist": dict(validation=10000),
+        "digits": dict(_DIGITS),
+    },
+    "quick": {
+        "digits": dict(_DIGITS, eval_split="test", analysis_samples=3),
+    },
+}
+
+#: The ablations of the issue: each principle switched off in turn, and the E fraction.
+ABLATIONS = {
+    "full": {},
+    "no_equilibrium": dict(equilibrium_epochs=0),
+    "static_synapses": dict(stp=False),
+    "e_fraction_0.5": dict(e_fraction=0.5),
+    "e_fraction_0.95": dict(e_fraction=0.95),
+    "all_excitatory": dict(e_fraction=1.0),
+}
+
+
+def make_config(preset: str = "paper", dataset: str | None = None,
+                **overrides) -> BalancedTuningConfig:
+    """A validated configuration: the defaults, the preset's values for ``dataset``, then
+    ``overrides`` (``None`` values are ignored)."""
+    if preset not in PRESETS:
+        raise ConfigError(f"preset: unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+    table = PRESETS[preset]
+    if dataset is None:
+        dataset = "digits" if preset == "quick" else "mnist"
+    dataset = str(dataset).strip().lower().replace("_", "-")
+    if dataset not in table:
+        raise ConfigError(f"dataset: preset {preset!r} has no setting for {dataset!r}; it "
+                          f"covers {', '.join(table)}.")
+    values = dict(table[dataset])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = sorted(set(values) - {f.name for f in fields(BalancedTuningConfig)})
+    if unknown:
+        raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
+    return BalancedTuningConfig(preset=preset, dataset=dataset, **values).validate()
+
+
+def ablation_configs(base: BalancedTuningConfig, seeds=(0, 1, 2), variants=None) -> dict:
+    """``{(variant, seed): config}`` of the ablations (:data:`ABLATIONS`) of ``base``, each
+    with the same budget (epochs, samples) as ``base``."""
+    variants = list(ABLATIONS) if variants is None else list(variants)
+    unknown = sorted(set(variants) - set(ABLATIONS))
+    if unknown:
+        raise ConfigError(f"ablation: unknown variants {unknown}; choose from "
+                          f"{', '.join(ABLATIONS)}.")
+    return {(v, int(s)): dataclasses.replace(base, seed=int(s), **ABLATIONS[v]).validate()
+            for v in variants for s in seeds}
+
+
+def variant_of(cfg: BalancedTuningConfig) -> str:
+    """Name of the ablation a configuration is (compared with the paper preset's
+    principles), e.g. 'full', 'static_synapses'."""
+    if cfg.e_fraction == 1.0:
+        return "all_excitatory"
+    parts = []
+    if cfg.equilibrium_epochs == 0:
+        parts.append("no_equilibrium")
+    if not cfg.stp:
+        parts.append("static_synapses")
+    if cfg.e_fraction != 0.8:
+        parts.append(f"e_fraction_{cfg.e_fraction:g}")
+    return "+".join(parts) or "full"
+
+
+# ======================================================================================
+# The protocol
+# ======================================================================================
+
+
+def _image_shape(n_in: int) -> tuple:
+    side = int(round(math.sqrt(n_in)))
+    if side * side != n_in:
+        raise ConfigError(f"dataset: the images must be square to place receptive fields; "
+                          f"got {n_in} pixels.")
+    return side, side
+
+
+class BalancedTuningProtocol(ImageProtocol):
+    """Balanced tuning for :class:`experiments.training.Trainer`: epochs
+    ``0 .. equilibrium_epochs - 1`` are step 1 (the first ``equilibrium_samples`` of a
+    shuffled training set, no labels, no evaluation), the rest steps 2-3."""
+
+    name = "balanced_tuning"
+
+    def __init__(self, cfg: BalancedTuningConfig, data=None, n_classes: int = 10):
+        self.cfg = cfg.validate()
+        if data is None:
+            data = load_image_splits(cfg, ConfigError)
+        x_train, self.y_train, x_eval, self.y_eval = (np.asarray(a) for a in data)
+        self.x_train = x_train.astype(np.float32)
+        self.x_eval = x_eval.astype(np.float32)
+        self.n_in = x_train.shape[1]
+        self.n_classes = n_classes
+        try:
+            self.spec = cfg.spec(self.n_in, _image_shape(self.n_in), n_classes)
+        except ValueError as err:
+            raise ConfigError(f"network: {err}") from None
+        self.net = None
+        self.handle = None
+        self._chunk, self._phase = 0, None
+        self._recording = None
+        self.n_analysis = min(cfg.analysis_samples, len(self.y_eval), cfg.chunk_size)
+
+    @property
+    def n_epochs(self) -> int:
+        return self.cfg.n_epochs
+
+    def phase(self, epoch: int) -> str:
+        return "equilibrium" if epoch < self.cfg.equilibrium_epochs else "consolidation"
+
+    def epoch_length(self, epoch: int) -> int:
+        if self.phase(epoch) == "equilibrium":
+            return min(self.cfg.equilibrium_samples, self.n_train)
+        return self.n_train
+
+    def evaluates(self, epoch: int) -> bool:
+        return self.phase(epoch) == "consolidation"
+
+    def seeds(self) -> dict:
+        s = self.cfg.seed
+        return {"seed": s, "connectivity": [s, 7001], "training_order": [s, _ORDER_STREAM, "epoch"],
+                "poisson": "compiled-in seed(seed) per run; each run starts from it",
+                "data_split": 0}
+
+    def learning_rate(self, epoch: int, chunk: int = 0) -> float:
+        """STDP step (mV) of a consolidation chunk: ``eta_out / (1 + lr_decay * p)``, with
+        ``p`` the consolidation epochs done (fractional, per chunk); 0 in step 1."""
+        if self.phase(epoch) == "equilibrium":
+            return 0.0
+        chunks = -(-self.n_train // self.cfg.chunk_size)
+        progress = epoch - self.cfg.equilibrium_epochs + chunk / chunks
+        return self.cfg.eta_out_mV / (1.0 + self.cfg.lr_decay * progress)
+
+    def train_order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng((self.cfg.seed, _ORDER_STREAM, epoch)).permutation(self.n_train)
+
+    # -- the network ------------------------------------------------------------------------
+    def compile(self):
+        from brian2 import seed as brian_seed
+
+        from models.balanced_network import build_balanced_network
+        from models.devices import build, select_device
+
+        select_device(self.cfg.device)
+        # Poisson spikes come from the compiled-in seed; chunks differ because their
+        # images differ. Different seeds give different streams.
+        brian_seed(self.cfg.seed)
+        self.net = build_balanced_network(self.spec)
+        self.handle = build(self.net.network, self.net.duration, compile_only=True)
+        return self.handle
+
+    def learned_variables(self) -> dict:
+        return self.net.learned_variables()
+
+    def initial_state(self) -> dict:
+        from models.balanced_network import initial_state
+
+        return initial_state(self.spec)
+
+    def train_run_args(self, epoch: int, chunk: int, samples) -> dict:
+        samples = np.asarray(samples)
+        self._chunk, self._phase = chunk, self.phase(epoch)
+        images, labels = self.x_train[samples], self.y_train[samples]
+        if self.phase(epoch) == "equilibrium":
+            return self.net.run_args(images, None, equilibrium=True)
+        scale = self.learning_rate(epoch, chunk) / self.cfg.eta_out_mV \
+            if self.cfg.eta_out_mV > 0 else 0.0
+        return self.net.run_args(images, labels, teacher=True, consolidate=scale)
+
+    def eval_run_args(self, samples) -> dict:
+        samples = np.asarray(samples)
+        return self.net.run_args(self.x_eval[samples], None)
+
+    def correct(self, split: str, samples) -> np.ndarray:
+        """The class with most free spikes is the label, and no other class has as many
+        (a silent output, or a tie, is an error)."""
+        from experiments.neuron_parameters import predictions
+
+        labels = (self.y_train if split == "train" else self.y_eval)[np.asarray(samples)]
+        return predictions(self.net.class_counts()[:len(labels)]) == labels
+
+    # -- statistics ---------------------------------------------------------------------------
+    def chunk_statistics(self, split: str, samples) -> dict:
+        from experiments.neuron_parameters import predictions
+
+        n = len(samples)
+        spec = self.spec
+        totals = self.net.hidden_totals()
+        e, i = slice(0, spec.n_exc), slice(spec.n_exc, spec.n_hidden)
+        stats = {"samples": float(n),
+                 "spikes_e": float(totals["n_spikes"][e].sum()),
+                 "spikes_i": float(totals["n_spikes"][i].sum()),
+                 "dv_abs_e": float(totals["dv_abs"][e].sum()),
+                 "dv_abs_i": float(totals["dv_abs"][i].sum())}
+        counts = self.net.class_counts()[:n]
+        stats["output_spikes"] = float(counts.sum())
+        if split == "train":
+            labels = self.y_train[np.asarray(samples)]
+            n_chunks = -(-self.n_train // self.cfg.chunk_size)
+            curve_correct, curve_n = np.zeros(n_chunks), np.zeros(n_chunks)
+            curve_correct[self._chunk] = np.sum(predictions(counts) == labels)
+            curve_n[self._chunk] = n
+            stats.update(curve_correct=curve_correct, curve_n=curve_n)
+        else:
+            if samples[0] == 0:
+                self._recording = {"probe_" + k: v for k, v in self.net.probe_trace().items()}
+                self._recording["eval_class_counts"] = counts
+            elif self._recording is not None:
+                self._recording["eval_class_counts"] = np.concatenate(
+                    [self._recording["eval_class_counts"], counts])
+        return stats
+
+    def epoch_metrics(self, split: str, sums: dict) -> dict:
+        spec = self.spec
+        n = sums["samples"]
+        t_sample = (spec.t_present_ms + spec.t_rest_ms) * 1e-3
+        t_present = spec.t_present_ms * 1e-3
+
+        def per_cell(total, cells, seconds):
+            return float(total / (cells * n * seconds)) if cells else None
+
+        out = {
+            "rate_e_hz": per_cell(sums["spikes_e"], spec.n_exc, t_sample),
+            "rate_i_hz": per_cell(sums["spikes_i"], spec.n_inh, t_sample),
+            # dv_abs is in volt, integrated over the presentation: volt/second = mV/ms.
+            "dvdt_abs_e_mV_per_ms": per_cell(sums["dv_abs_e"], spec.n_exc, t_present),
+            "dvdt_abs_i_mV_per_ms": per_cell(sums["dv_abs_i"], spec.n_inh, t_present),
+            "output_spikes_per_sample": float(sums["output_spikes"] / n),
+        }
+        if split == "train":
+            out["phase"] = self._phase
+            done = sums["curve_n"] > 0
+            out["curve_samples"] = np.cumsum(sums["curve_n"])[done].astype(int).tolist()
+            out["curve_accuracy"] = (sums["curve_correct"][done] / sums["curve_n"][done]).tolist()
+        return out
+
+    def begin_evaluation(self) -> None:
+        self._recording = None
+
+    def evaluation_recording(self) -> dict | None:
+        rec = self._recording
+        if rec is None:
+            return None
+        steps = int(round(self.n_analysis * (self.spec.t_present_ms + self.spec.t_rest_ms)
+                          / self.spec.record_dt_ms))
+        out = {k: (v[..., :steps] if k in ("probe_u", "probe_x", "probe_r") else v)
+               for k, v in rec.items()}
+        out["probe_t"] = rec["probe_t"][:steps]
+        out["eval_labels"] = self.y_eval[:len(rec["eval_class_counts"])]
+        return out
+
+
+def summarise(metrics: list) -> dict:
+    """Final and peak accuracy, and the step-1 |dV/dt| curve, of a run's metrics."""
+    evaluated = [m for m in metrics if m.get("accuracy") is not None and m.get("epoch", 0) > 0]
+    step1 = [m.get("train_dvdt_abs_e_mV_per_ms") for m in metrics
+             if m.get("train_phase") == "equilibrium"]
+    return {"final_accuracy": evaluated[-1]["accuracy"] if evaluated else None,
+            "peak_accuracy": max((m["accuracy"] for m in evaluated), default=None),
+            "equilibrium_dvdt": step1}
+
+
+def stored_config(folder) -> BalancedTuningConfig:
+    try:
+        return BalancedTuningConfig.from_dict(folder.read_config()["config"])
+    except (KeyError, TypeError) as err:
+        raise ConfigError(f"--resume: '{folder.path}' has no readable balanced_tuning "
+                          f"configuration ({err}).") from None
+
+
+def run(cfg: BalancedTuningConfig, root, *, run_id: str | None = None, resume: bool = False,
+        progress: bool = True, data=None):
+    """Train one configuration; returns ``(RunFolder, final TrainingState)``.
+    ``resume=True`` continues the run in ``root/balanced_tuning/run_id``."""
+    from experiments.training import Trainer, open_run
+
+    protocol = BalancedTuningProtocol(cfg, data=data)
+    folder, started = open_run(protocol, cfg, root, run_id=run_id, resume=resume,
+                               label=f"{cfg.dataset}-{variant_of(cfg)}-s{cfg.seed}",
+                               stored_config=stored_config, error=ConfigError)
+    trainer = Trainer(protocol, folder, progress=progress)
+    state = trainer.run(resume=started)
+    return folder, state
+
+
+def _ablation_task(base: dict, params: dict, folder) -> dict:
+    """One ablation run (a Dask task of :func:`run_ablation`), in ``folder/balanced_tuning/run``."""
+    cfg = dataclasses.replace(BalancedTuningConfig.from_dict(base), seed=int(params["seed"]),
+                              **ABLATIONS[params["variant"]]).validate()
+    _, state = run(cfg, folder, run_id="run", progress=False)
+    return summarise(state.metrics)
+
+
+def run_ablation(base: BalancedTuningConfig, root, seeds=(0, 1, 2), variants=None,
+                 scheduler=None, n_workers=None, progress=True):
+    """Every ablation of ``base`` for every seed, with the same budget, in parallel on
+    Dask (:func:`experiments.sweep.run_sweep`: one task folder per variant and seed under
+    ``root/balanced_tuning_ablation``, finished tasks are not run again). Returns the
+    sweep results."""
+    import functools
+
+    from experiments.sweep import run_sweep
+
+    configs = ablation_configs(base, seeds, variants)  # validates every variant first
+    points = [{"variant": v, "seed": s} for (v, s) in configs]
+    return run_sweep("balanced_tuning_ablation",
+                     functools.partial(_ablation_task, base.to_dict()), points, root=root,
+                     trials=1, scheduler=scheduler, n_workers=n_workers, progress=progress)
+
+
+# ======================================================================================
+# Command line: python -m experiments balanced_tuning ...
+# ======================================================================================
+
+_CLI_FIELDS = {
+    "--hidden": ("n_hidden", int, "hidden cells"),
+    "--e-fraction": ("e_fraction", float, "excitatory fraction of the hidden layer, in [0, 1]"),
+    "--per-class": ("n_per_class", int, "output cells per class"),
+    "--t-present": ("t_present_ms", float, "presentation time per sample (ms, > 0)"),
+    "--t-rest": ("t_rest_ms", float, "rest after each presentation (ms, >= 0)"),
+    "--max-rate": ("max_rate_hz", float, "Poisson rate of a pixel of intensity 1 (Hz)"),
+    "--stp-U": ("stp_U", float, "Tsodyks-Markram utilisation U, in (0, 1]"),
+    "--stp-tau-d": ("stp_tau_d_ms", float, "STP recovery time constant (ms)"),
+    "--stp-tau-f": ("stp_tau_f_ms", float, "STP facilitation time constant (ms)"),
+    "--equilibrium-epochs": ("equilibrium_epochs", int, "epochs of step 1 (0: no equilibrium)"),
+    "--equilibrium-samples": ("equilibrium_samples", int, "samples per step-1 epoch"),
+    "--eta-eq": ("eta_eq", float, "step-1 learning rate"),
+    "--teacher-up": ("teacher_up_mV", float, "teacher drive of the label's cells (mV)"),
+    "--teacher-down": ("teacher_down_mV", float, "teacher drive, negative, of the other "
+                                                 "cells (mV)"),
+    "--eta-out": ("eta_out_mV", float, "STDP step per spike pair (mV)"),
+    "--lr-decay": ("lr_decay", float, "STDP step decays as 1/(1 + lr_decay * epochs done)"),
+    "--chunk-size": ("chunk_size", int, "samples per compiled run"),
+    "--seed": ("seed", int, "seed of connectivity, order and Poisson spikes"),
+    **DATA_FIELDS,
+    "--analysis-samples": ("analysis_samples", int, "evaluation samples whose STP is kept"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of ``python -m experiments balanced_tuning``; every default is in the help."""
+    add_run_options(parser, BalancedTuningConfig, PRESETS, "mnist")
+    parser.add_argument("--resume", default=None, metavar="RUN",
+                        help="continue the run in this results folder from its checkpoint")
+    parser.add_argument("--static-synapses", action="store_true",
+                        help="static input synapses (w * U) instead of short-term plasticity")
+    parser.add_argument("--ablation", action="store_true",
+                        help="run every ablation (" + ", ".join(ABLATIONS) + ") of this "
+                             "configuration for each --seeds, in parallel on Dask")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="S",
+                        help="--ablation: seeds of every variant; default: 0 1 2")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="--ablation: Dask worker processes; default: one per core")
+    add_field_options(parser, _CLI_FIELDS, BalancedTuningConfig, PRESETS,
+                      choices={"eval_split": ("validation", "test")})
+    return parser
+
+
+def main(args) -> int:
+    """``python -m experiments balanced_tuning``: train one configuration (or its
+    ablations)."""
+    from experiments.training import resumed_config
+
+    if args.resume is not None:
+        given = given_options(args, _CLI_FIELDS) + (["--static-synapses"]
+                                                    if args.static_synapses else [])
+        cfg, root, run_id = resumed_config(args, given, BalancedTuningProtocol.name,
+                                           stored_config, ConfigError)
+    else:
+        overrides = field_overrides(args, _CLI_FIELDS)
+        overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)
+        if args.static_synapses:
+            overrides["stp"] = False
+        cfg = make_config(args.preset, args.dataset, **overrides)
+        root, run_id = args.out, None
+    if args.ablation:
+        results = run_ablation(cfg, root, seeds=args.seeds, n_workers=args.workers,
+                               progress=not args.no_progress)
+        for r in results:
+            acc = (r.metrics or {}).get("final_accuracy")
+            print(f"{r.params['variant']:>16} seed {r.params['seed']}: "
+                  + ("failed" if not r.ok else f"{acc:.4f}"), flush=True)
+        return 0 if all(r.ok for r in results) else 1
+    print(f"balanced_tuning: {cfg.dataset}, {variant_of(cfg)}, {cfg.n_hidden} hidden cells "
+          f"({cfg.e_fraction:g} excitatory), {cfg.equilibrium_epochs} x "
+          f"{cfg.equilibrium_samples} equilibrium samples, {cfg.epochs} consolidation epochs",
+          flush=True)
+    folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,
+                        progress=not args.no_progress)
+    summary = summarise(state.metrics)
+    print(f"results in {folder.path}", flush=True)
+    if summary["final_accuracy"] is not None:
+        print(f"final_accuracy: {summary['final_accuracy']:.4f}", flush=True)
+    return 0

@@ -1,0 +1,515 @@
+"""The balanced-tuning network: Poisson input, a conductance-based E/I hidden layer with
+short-term plasticity on its input, and a teacher-tuned output layer.
+
+Zhang, Zeng, Zhao & Xu (2018). Brain-inspired balanced tuning for spiking neural
+networks. IJCAI, 1653-1659.
+
+Only the paper's abstract is public to us, so this is an interpretation of what it
+fixes (the protocol, :mod:`experiments.balanced_tuning`, says the same):
+
+1. *Equilibrium*: the network is first trained, without labels, so that the temporal
+   change of every neuron's membrane potential goes to zero.
+2. *80:20 E/I*: excitatory and inhibitory neurons in that proportion.
+3. *Short-term plasticity* balances each synapse's input and output.
+4. *Weak supervision* tunes the output layer's membrane potentials; *STDP* consolidates
+   what the potentials learned into the weights.
+
+The network
+-----------
+``n_in`` Poisson inputs (rate ``max_rate * pixel`` during ``t_present``, silent during
+``t_rest``) drive ``n_hidden`` conductance-based LIF cells (:data:`models.neurons.
+LIF_CONDUCTANCE`), the first ``round(e_fraction * n_hidden)`` excitatory. Each hidden cell
+sees a square patch of the image (radius ``rf_exc`` pixels for E cells, ``rf_inh`` for I
+cells) through depressing Tsodyks-Markram synapses (``U``, ``tau_d``, ``tau_f``; or static
+ones with the same first-spike conductance, ``w * U``); its weights are uniform random and
+sum to ``w_in_exc`` or ``w_in_inh`` (a fresh synapse's conductance per spike, in units of
+the leak conductance). Every I cell gets ``k_ei`` random E cells (``w_ei`` each), every E
+cell ``k_ie`` random I cells (weights summing to ``w_ie_total``). All hidden cells project
+to ``n_classes * n_per_class`` output cells (:data:`models.neurons.LIF_TUTORED`) through
+signed weights: the output is current-based, and a negative weight stands for
+disynaptic inhibition through interneurons the model does not simulate.
+
+Step 1, equilibrium learning
+----------------------------
+The squared subthreshold membrane derivative of an E cell, ``L = 1/2 int V'(t)^2 dt``
+over a sample, is lowered by gradient descent on the inhibitory weights onto E cells.
+An inhibitory synapse ``k -> j`` adds ``w k_kj(t)`` to ``g_i`` (``k_kj`` the sum of its
+released fractions, each decaying with ``tau_i``), so ``dV'_j/dw = (E_i - V_j) k_kj /
+tau_m`` and::
+
+    dw_kj = -eta_eq int V'_j (E_i - V_j) k_kj dt / dV**2        (dV = v_th - v_rest)
+
+Inhibition grows where it coincides with a rising membrane and shrinks where it
+coincides with a falling one: it learns to cancel the excitation each cell receives
+(detailed balance, as inhibitory plasticity does in Vogels et al. 2011, Science 334:1569).
+The integral is computed exactly and event-driven: with ``K(t) = exp(t_rel/tau_i)`` and
+the cell's running integral ``Q(t) = int_0^t V'(E_i - V) exp(-t_rel/tau_i) dt / dV**2``,
+each synapse sums ``B = sum_s K(s)`` and ``A = sum_s K(s) Q(s)`` over its presynaptic spikes
+``s``, and ``Q(T) B - A`` is the integral (``eq_A``, ``eq_B`` of
+:data:`models.synapses.EQUILIBRIUM`). At the sample's end each weight takes an
+exponentiated-gradient step, ``w <- w exp(-eta_eq (Q(T) B - A))`` (a relative step, at most a
+factor ``e``, so weights stay positive), and each E cell's inhibitory weights are rescaled
+to sum to ``w_ie_total``: the rule redistributes inhibition among the I cells, it cannot
+silence the layer nor strip a cell of its inhibition (without the normalisation it would
+silence it, since a silent cell has ``V' = 0``).
+
+Steps 2 and 3, weak supervision and consolidation
+-------------------------------------------------
+Every output cell has two membrane potentials (:data:`models.neurons.LIF_TUTORED`):
+``v`` integrates the synaptic current and its spikes are decoded; ``v_tutor`` is the
+potential as the teacher tunes it. While the teacher acts (training presentations), the
+teacher's current replaces the synaptic drive of ``v_tutor``: ``+teacher_up`` pushes the
+label's cells up (they fire regularly, about 108 Hz for 40 mV), ``-teacher_down`` holds
+the others down (silent). That is step 2: membrane potentials are tuned, no weight
+changes. STDP (:data:`models.synapses.STDP_TUTORED`) consolidates it into the weights
+(step 3): a tuned spike potentiates ``w_kj`` by ``eta * apre_j``, a free spike depresses it
+by the same amount (the rule of ReSuMe, Ponulak & Kasinski 2010). On average this is the
+delta rule ``dw_kj ~ (r_tuned,k - r_free,k) r_j``: the label's cells learn until their free
+rate reaches the teacher's, the others until they are silent, and learning stops where
+the weights alone reproduce the teacher. With the teacher away the two potentials are
+one trajectory and nothing changes. Each output cell sees its own random fraction
+``p_out`` of the hidden layer, so the ``n_per_class`` cells of a class vote with
+different evidence. Decoding: the class whose cells fire most free spikes (a tie or
+silence is an error).
+
+How it runs inside Brian2
+-------------------------
+One clock. A chunk of ``n_samples`` samples of ``t_present + t_rest`` each is one run;
+images and labels are TimedArrays indexed by sample (``dt = T_sample``). The sample-end
+work runs in ``run_regularly(dt=T_sample, when='start')``: the inhibitory weight update
+(order 0), their sums (1, 2), the rescaling (3), the integral's reset (4). State is not
+reset between samples: the rest period lets it decay, as in Diehl & Cook (2015).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from brian2 import (
+    Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, TimedArray, defaultclock, mV, ms,
+)
+
+from .populations import ei_population, layer, n_excitatory
+from .synapses import synapses
+
+__all__ = ["BalancedSpec", "BalancedNetwork", "build_balanced_network", "connectivity",
+           "initial_state", "probe_pixels", "spec_dict", "STP_MODELS"]
+
+#: Synapse parts of the input pathway with and without short-term plasticity.
+STP_MODELS = {True: "stp_depressing", False: "static"}
+
+# Running integrals of every hidden cell, stepped after the state update.  t_rel is the
+# time since the sample began; `present` is 1 during the presentation.
+HIDDEN_EQS = """
+t_rel = (timestep(t, dt) % steps_per_sample) * dt : second
+present = int(timestep(t, dt) % steps_per_sample < present_steps) : 1
+eq_K = exp(t_rel / tau_i) : 1
+eq_Q : 1
+wsum_ie : 1
+dv_abs : volt
+"""
+HIDDEN_STEP = """
+eq_Q += dt * dvdt * (E_i - v) / dV**2 * exp(-t_rel / tau_i) * int(not_refractory)
+dv_abs += dt * abs(dvdt) * int(not_refractory) * present
+"""
+INPUT_EQS = """
+rate = max_rate * stim(t, i) * int(timestep(t, dt) % steps_per_sample < present_steps) : Hz
+"""
+TEACHER = """
+teaching = teach * int(label(t) > -0.5) * int(timestep(t, dt) % steps_per_sample < present_steps)
+I_teach = teacher_up * int(abs(cls - label(t)) < 0.5) - teacher_down * int(abs(cls - label(t)) > 0.5)
+"""
+# Exponentiated gradient: the step is relative to w, so a weight never reaches 0 and the
+# rescaling below can always restore the sum (an additive step clipped at 0 could strip
+# a cell of all its inhibition). At most a factor e per sample.
+EQ_UPDATE = "w = w * exp(clip(-plastic_eq * eta_eq * (eq_Q_post * eq_B - eq_A), -1, 1))"
+EQ_SUM = "wsum_ie_post += w"
+EQ_RESCALE = """
+w = w * (1 + plastic_eq * (w_ie_total / (wsum_ie_post + 1e-300) - 1))
+eq_A = 0
+eq_B = 0
+"""
+
+
+@dataclass(frozen=True)
+class BalancedSpec:
+    """Sizes and parameters of a balanced-tuning network (plain numbers, units in the
+    names). See the module docstring for what each does."""
+
+    n_in: int
+    image_shape: tuple
+    n_samples: int
+    n_hidden: int = 2000
+    e_fraction: float = 0.8
+    n_classes: int = 10
+    n_per_class: int = 4
+    dt_ms: float = 0.5
+    t_present_ms: float = 100.0
+    t_rest_ms: float = 20.0
+    max_rate_hz: float = 100.0
+    rf_exc: int = 4
+    rf_inh: int = 6
+    w_in_exc: float = 3.0
+    w_in_inh: float = 3.0
+    stp: bool = True
+    stp_U: float = 0.2
+    stp_tau_d_ms: float = 200.0
+    stp_tau_f_ms: float = 50.0
+    k_ei: int = 40
+    w_ei: float = 0.05
+    k_ie: int = 20
+    w_ie_total: float = 2.0
+    eta_eq: float = 50.0
+    tau_pre_ms: float = 20.0
+    eta_out_mV: float = 0.002
+    w_out_max_mV: float = 2.0
+    w_out_init_mV: float = 0.01
+    teacher_up_mV: float = 40.0
+    teacher_down_mV: float = 0.0
+    p_out: float = 0.5
+    seed: int = 0
+    n_probe: int = 16
+    record_dt_ms: float = 1.0
+    neuron_params: dict = field(default_factory=dict)
+
+    @property
+    def n_out(self) -> int:
+        return self.n_classes * self.n_per_class
+
+    @property
+    def n_exc(self) -> int:
+        return n_excitatory(self.n_hidden, self.e_fraction)
+
+    @property
+    def n_inh(self) -> int:
+        return self.n_hidden - self.n_exc
+
+    @property
+    def steps_per_sample(self) -> int:
+        return int(round((self.t_present_ms + self.t_rest_ms) / self.dt_ms))
+
+    @property
+    def present_steps(self) -> int:
+        return int(round(self.t_present_ms / self.dt_ms))
+
+    def validate(self) -> "BalancedSpec":
+        """Raise ValueError naming the parameter and its allowed range."""
+        def positive(name):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        for name in ("dt_ms", "t_present_ms", "max_rate_hz", "stp_tau_d_ms", "stp_tau_f_ms",
+                     "tau_pre_ms", "w_out_max_mV", "record_dt_ms"):
+            positive(name)
+        if not np.isfinite(self.t_rest_ms) or self.t_rest_ms < 0:
+            raise ValueError(f"t_rest_ms must be >= 0, got {self.t_rest_ms!r}")
+        for name in ("t_present_ms", "t_rest_ms", "record_dt_ms"):
+            ratio = getattr(self, name) / self.dt_ms
+            if abs(ratio - round(ratio)) > 1e-9:
+                raise ValueError(f"{name} ({getattr(self, name)}) must be a whole number of "
+                                 f"time steps of dt_ms={self.dt_ms}")
+        if self.max_rate_hz * self.dt_ms * 1e-3 > 1:
+            raise ValueError(f"max_rate_hz * dt must be <= 1 (a spike probability per step); "
+                             f"got {self.max_rate_hz} Hz at dt {self.dt_ms} ms")
+        if not (0 < self.stp_U <= 1):
+            raise ValueError(f"stp_U must lie in (0, 1] (the utilisation of a fresh "
+                             f"synapse), got {self.stp_U!r}")
+        n_excitatory(self.n_hidden, self.e_fraction)
+        if not 0 < self.p_out <= 1:
+            raise ValueError(f"p_out must lie in (0, 1] (the fraction of hidden cells each "
+                             f"output cell sees), got {self.p_out!r}")
+        for name in ("w_in_exc", "w_in_inh", "w_ei", "w_ie_total", "eta_eq", "eta_out_mV",
+                     "w_out_init_mV", "teacher_up_mV", "teacher_down_mV"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
+        for name in ("rf_exc", "rf_inh", "k_ei", "k_ie", "n_probe"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        h, w = self.image_shape
+        if h * w != self.n_in:
+            raise ValueError(f"image_shape {self.image_shape} does not hold {self.n_in} inputs")
+        return self
+
+
+def _patch_connections(spec: BalancedSpec, cells: np.ndarray, radius: int, total: float,
+                       rng) -> tuple:
+    """Input synapses of ``cells``: each sees the pixels within ``radius`` (Chebyshev) of
+    a random centre, with uniform random weights summing to ``total``."""
+    h, w = spec.image_shape
+    margin_y, margin_x = min(radius, (h - 1) // 2), min(radius, (w - 1) // 2)
+    cy = rng.integers(margin_y, h - margin_y, len(cells))
+    cx = rng.integers(margin_x, w - margin_x, len(cells))
+    py, px = np.divmod(np.arange(spec.n_in), w)
+    pre, post, weight = [], [], []
+    for cell, y0, x0 in zip(cells, cy, cx):
+        pixels = np.flatnonzero((np.abs(py - y0) <= radius) & (np.abs(px - x0) <= radius))
+        values = rng.random(len(pixels))
+        pre.append(pixels)
+        post.append(np.full(len(pixels), cell))
+        weight.append(total * values / values.sum())
+    return np.concatenate(pre), np.concatenate(post), np.concatenate(weight)
+
+
+def _random_inputs(n_sources: int, targets: np.ndarray, k: int, rng) -> tuple:
+    """``k`` distinct random sources (of ``n_sources``) per target."""
+    k = min(k, n_sources)
+    pre = np.concatenate([rng.choice(n_sources, k, replace=False) for _ in targets]) \
+        if k else np.zeros(0, int)
+    return pre, np.repeat(targets, k)
+
+
+def connectivity(spec: BalancedSpec) -> dict:
+    """Every fixed connection and initial weight of ``spec``, drawn from ``spec.seed``:
+    ``{'in': (i, j, w), 'ei': (i, j, w), 'ie': (i, j, w), 'out': (i, j, w)}`` with
+    hidden-cell indices relative to the E and I parts for ``ei``/``ie``."""
+    rng = np.random.default_rng([spec.seed, 7001])
+    n_exc, n_inh = spec.n_exc, spec.n_inh
+    parts = []
+    if n_exc:
+        parts.append(_patch_connections(spec, np.arange(n_exc), spec.rf_exc, spec.w_in_exc,
+                                        rng))
+    if n_inh:
+        parts.append(_patch_connections(spec, np.arange(n_exc, spec.n_hidden), spec.rf_inh,
+                                        spec.w_in_inh, rng))
+    conn = {"in": tuple(np.concatenate(c) for c in zip(*parts))}
+    if n_exc and n_inh:
+        i, j = _random_inputs(n_exc, np.arange(n_inh), spec.k_ei, rng)
+        conn["ei"] = (i, j, np.full(len(i), spec.w_ei))
+        i, j = _random_inputs(n_inh, np.arange(n_exc), spec.k_ie, rng)
+        w = rng.random(len(i))
+        sums = np.bincount(j, w, minlength=n_exc)
+        conn["ie"] = (i, j, spec.w_ie_total * w / sums[j])
+    else:
+        conn["ei"] = conn["ie"] = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+    # Each output cell sees its own random fraction p_out of the hidden layer, so the
+    # cells of a class are not copies of one another.
+    pre, post = np.meshgrid(np.arange(spec.n_hidden), np.arange(spec.n_out), indexing="ij")
+    keep = rng.random(pre.shape) < spec.p_out
+    conn["out"] = (pre[keep], post[keep],
+                   rng.uniform(-1, 1, int(keep.sum())) * spec.w_out_init_mV * 1e-3)
+    return conn
+
+
+@dataclass
+class BalancedNetwork:
+    """The Brian2 objects of a balanced-tuning network built for ``spec.n_samples``
+    samples; ``None`` for a pathway a population fraction of 0 or 1 leaves out."""
+
+    spec: BalancedSpec
+    network: Network
+    inp: NeuronGroup
+    hidden: NeuronGroup
+    output: NeuronGroup
+    syn_in: object
+    syn_ei: object
+    syn_ie: object
+    syn_out: object
+    stim: TimedArray
+    label: TimedArray
+    out_spikes: SpikeMonitor
+    hidden_spikes: SpikeMonitor
+    probe: object
+    probe_monitor: StateMonitor
+
+    @property
+    def dt(self):
+        return self.spec.dt_ms * ms
+
+    @property
+    def T_sample(self):
+        return self.spec.steps_per_sample * self.dt
+
+    @property
+    def duration(self):
+        """``n_samples * T_sample + dt``: the extra step runs the last sample's update."""
+        return (self.spec.n_samples * self.spec.steps_per_sample + 1) * self.dt
+
+    def learned_variables(self) -> dict:
+        """What training changes: the inhibitory weights onto E cells (step 1) and the
+        hidden->output weights (step 3)."""
+        out = {"w_out": self.syn_out.w}
+        if self.syn_ie is not None:
+            out["w_ie"] = self.syn_ie.w
+        return out
+
+    def run_args(self, images, labels=None, *, equilibrium=False, teacher=False,
+                 consolidate=0.0) -> dict:
+        """``run_args`` of one chunk (the learned state is added by the caller).
+
+        Parameters
+        ----------
+        images : array (n <= n_samples, n_in)
+            Pixel intensities in [0, 1]; padded with blank samples.
+        labels : int array (n,), optional
+            Class per sample; padding and ``None`` are -1 (no teacher).
+        equilibrium : bool
+            Step 1: learn the inhibitory weights onto E cells.
+        teacher : bool
+            Step 2: the teacher current acts on ``v_tutor``.
+        consolidate : float
+            Step 3: scale of the STDP learning rate (0 freezes the output weights).
+        """
+        spec = self.spec
+        x = np.asarray(images, dtype=np.float64)
+        n = len(x)
+        if x.ndim != 2 or x.shape[1] != spec.n_in or n > spec.n_samples:
+            raise ValueError(f"images must have shape (<= {spec.n_samples}, {spec.n_in}); "
+                             f"got {x.shape}")
+        stim = np.zeros((spec.n_samples + 1, spec.n_in))
+        stim[:n] = x
+        lab = np.full(spec.n_samples + 1, -1.0)
+        if labels is not None:
+            lab[:n] = np.asarray(labels, dtype=np.float64)
+        args = {self.stim: stim, self.label: lab,
+                self.output.teach: float(bool(teacher)),
+                self.syn_out.plastic: float(consolidate)}
+        if self.syn_ie is not None:
+            args[self.syn_ie.plastic_eq] = float(bool(equilibrium))
+        return args
+
+    # -- reading a run back -------------------------------------------------------------
+    def output_counts(self) -> np.ndarray:
+        """Free spikes per sample and output cell of the last run, ``(n_samples, n_out)``."""
+        steps = np.round(np.asarray(self.out_spikes.t_[:]) / float(self.dt)).astype(np.int64)
+        sample = steps // self.spec.steps_per_sample
+        keep = sample < self.spec.n_samples
+        counts = np.zeros((self.spec.n_samples, self.spec.n_out))
+        np.add.at(counts, (sample[keep], np.asarray(self.out_spikes.i[:])[keep]), 1)
+        return counts
+
+    def class_counts(self) -> np.ndarray:
+        """Free spikes per sample and class, ``(n_samples, n_classes)``."""
+        c = self.output_counts()
+        return c.reshape(len(c), self.spec.n_classes, self.spec.n_per_class).sum(axis=2)
+
+    def hidden_totals(self) -> dict:
+        """Spikes and integrated ``|dV/dt|`` (presentation only) of every hidden cell over
+        the last run."""
+        return {"n_spikes": np.asarray(self.hidden_spikes.count[:], dtype=np.float64),
+                "dv_abs": np.asarray(self.hidden.dv_abs_[:])}
+
+    def probe_trace(self) -> dict:
+        """``u_S``, ``x_S`` (event-driven, updated at spikes) and the released fraction
+        ``r_S = u x`` of the input synapses of the probed pixels, ``(n_probe, steps)``,
+        with the pixel indices and recording times (s)."""
+        m = self.probe_monitor
+        return {"t": np.asarray(m.t_[:]), "u": np.asarray(m.u_S[:]),
+                "x": np.asarray(m.x_S[:]), "r": np.asarray(m.r_S[:]),
+                "pixels": np.asarray(self.probe.i[:])}
+
+
+def initial_state(spec: BalancedSpec) -> dict:
+    """The learned variables' initial values (the keys of
+    :meth:`BalancedNetwork.learned_variables`), from :func:`connectivity`."""
+    conn = connectivity(spec)
+    state = {"w_out": conn["out"][2]}
+    if spec.n_exc and spec.n_inh and len(conn["ie"][0]):
+        state["w_ie"] = conn["ie"][2]
+    return state
+
+
+def probe_pixels(spec: BalancedSpec) -> np.ndarray:
+    """The ``n_probe`` pixels nearest the image centre (row-major order)."""
+    h, w = spec.image_shape
+    py, px = np.divmod(np.arange(spec.n_in), w)
+    d = (py - (h - 1) / 2) ** 2 + (px - (w - 1) / 2) ** 2
+    return np.sort(np.argsort(d, kind="stable")[:min(spec.n_probe, spec.n_in)])
+
+
+def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> BalancedNetwork:
+    """Build the network of ``spec`` (call :func:`models.devices.select_device` first).
+    Sets ``defaultclock.dt``; every object runs on the default clock."""
+    spec.validate()
+    dt = spec.dt_ms * ms
+    defaultclock.dt = dt
+    T_sample = spec.steps_per_sample * dt
+    timing = dict(steps_per_sample=spec.steps_per_sample, present_steps=spec.present_steps)
+    conn = connectivity(spec)
+    stim = TimedArray(np.zeros((spec.n_samples + 1, spec.n_in)), dt=T_sample,
+                      name=f"{name}_stim")
+    label = TimedArray(np.full(spec.n_samples + 1, -1.0), dt=T_sample, name=f"{name}_label")
+
+    inp = NeuronGroup(spec.n_in, INPUT_EQS, threshold="rand() < rate * dt",
+                      namespace=dict(timing, stim=stim, max_rate=spec.max_rate_hz * Hz),
+                      name=f"{name}_input")
+
+    pop = ei_population("lif_conductance", spec.n_hidden, spec.e_fraction, f"{name}_hidden",
+                        params=spec.neuron_params or None, extra_equations=HIDDEN_EQS)
+    hidden = pop.group
+    params = hidden.namespace
+    hidden.namespace.update(timing, dV=params["v_th"] - params["v_rest"])
+    hidden.run_regularly(HIDDEN_STEP, when="groups", order=1, name=f"{name}_hidden_step")
+
+    output = layer("lif_tutored", spec.n_out, f"{name}_output",
+                   extra_equations="cls : 1 (constant)\nteach : 1 (shared)")
+    output.cls = np.arange(spec.n_out) // spec.n_per_class
+    output.namespace.update(timing, label=label, teacher_up=spec.teacher_up_mV * mV,
+                            teacher_down=spec.teacher_down_mV * mV)
+    output.run_regularly(TEACHER, when="before_groups", name=f"{name}_teacher")
+    objects = [inp, hidden, output]
+
+    # Input -> hidden: a fresh synapse transmits w * U with STP, so the static variant
+    # gets w * U to start from the same conductance per spike.
+    i, j, w = conn["in"]
+    stp_params = dict(U=spec.stp_U, tau_d=spec.stp_tau_d_ms * ms, tau_f=spec.stp_tau_f_ms * ms)
+    syn_in = synapses(inp, hidden, STP_MODELS[spec.stp], f"{name}_in", "g_e",
+                      params=stp_params if spec.stp else None)
+    syn_in.connect(i=i, j=j)
+    syn_in.w = w / spec.stp_U if spec.stp else w
+    objects.append(syn_in)
+
+    syn_ei = syn_ie = None
+    if pop.exc is not None and pop.inh is not None and len(conn["ei"][0]):
+        i, j, w = conn["ei"]
+        syn_ei = synapses(pop.exc, pop.inh, "static", f"{name}_ei", "g_e")
+        syn_ei.connect(i=i, j=j)
+        syn_ei.w = w
+        objects.append(syn_ei)
+    if pop.exc is not None and pop.inh is not None and len(conn["ie"][0]):
+        i, j, w = conn["ie"]
+        syn_ie = synapses(pop.inh, pop.exc, ["static", "equilibrium"], f"{name}_ie", "g_i")
+        # eq_K_post is substituted into the synapse code, with its constants.
+        syn_ie.namespace.update(timing, eta_eq=spec.eta_eq, w_ie_total=spec.w_ie_total,
+                                tau_i=params["tau_i"])
+        syn_ie.connect(i=i, j=j)
+        syn_ie.w = w
+        end = dict(dt=T_sample, when="start")
+        syn_ie.run_regularly(EQ_UPDATE, order=0, name=f"{name}_ie_update", **end)
+        hidden.run_regularly("wsum_ie = 0", order=1, name=f"{name}_ie_clear", **end)
+        syn_ie.run_regularly(EQ_SUM, order=2, name=f"{name}_ie_sum", **end)
+        syn_ie.run_regularly(EQ_RESCALE, order=3, name=f"{name}_ie_rescale", **end)
+        hidden.run_regularly("eq_Q = 0", order=4, name=f"{name}_eq_reset", **end)
+        objects.append(syn_ie)
+
+    i, j, w = conn["out"]
+    syn_out = synapses(hidden, output, "stdp_tutored", f"{name}_out", "I_syn",
+                       params=dict(tau_pre=spec.tau_pre_ms * ms, eta=spec.eta_out_mV * mV,
+                                   w_max=spec.w_out_max_mV * mV))
+    syn_out.connect(i=i, j=j)
+    syn_out.w_ = w  # volt
+    objects.append(syn_out)
+
+    # A copy of the input STP on the probed pixels: u and x depend only on the
+    # presynaptic train, so these are the state of every synapse of those pixels.
+    sink = NeuronGroup(1, "g : 1", name=f"{name}_probe_sink")
+    probe = synapses(inp, sink, "stp_depressing", f"{name}_probe", "g", params=stp_params)
+    probe.connect(i=probe_pixels(spec), j=0)
+    probe_monitor = StateMonitor(probe, ["u_S", "x_S", "r_S"], record=range(len(probe_pixels(spec))),
+                                 dt=spec.record_dt_ms * ms, name=f"{name}_probe_monitor")
+    out_spikes = SpikeMonitor(output, name=f"{name}_out_spikes")
+    # Each standalone run starts from the compiled initial state, so these counts (and
+    # dv_abs) are per run without resetting them.
+    hidden_spikes = SpikeMonitor(hidden, record=False, name=f"{name}_hidden_spikes")
+    objects += [sink, probe, probe_monitor, out_spikes, hidden_spikes]
+    return BalancedNetwork(spec, Network(*objects, name=name), inp, hidden, output, syn_in,
+                           syn_ei, syn_ie, syn_out, stim, label, out_spikes, hidden_spikes,
+                           probe, probe_monitor)
+
+
+def spec_dict(spec: BalancedSpec) -> dict:
+    """JSON-ready fields of ``spec``."""
+    d = asdict(spec)
+    d["image_shape"] = list(spec.image_shape)
+    return d

@@ -1,0 +1,192 @@
+"""Balanced tuning (models.balanced_network, experiments.balanced_tuning).
+
+The equilibrium rule's event-driven integral ``Q(T) B - A`` is checked against the same
+integral summed directly from recorded membrane traces and spike times; the sample-end
+update against that integral (an exponentiated-gradient step, then the rescaling to the
+fixed sum); the consolidation
+rule against its two limits (no teacher: nothing changes, the free and tuned potentials
+are one trajectory; a teacher: the label's weights grow, the others' shrink); bad input
+stops before compiling; the quick preset learns the digits through the command line.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from brian2 import SpikeMonitor, StateMonitor, mV, ms, seed
+
+from experiments.balanced_tuning import ConfigError, make_config
+from models.balanced_network import BalancedSpec, build_balanced_network, connectivity
+
+# A 4x4 image, 8 E and 4 I cells, each E cell inhibited by 3 I cells.
+SMALL = dict(n_in=16, image_shape=(4, 4), n_samples=1, n_hidden=12, e_fraction=2 / 3,
+             n_per_class=1, n_classes=2, rf_exc=1, rf_inh=2, w_in_exc=6.0, w_in_inh=6.0,
+             k_ei=4, w_ei=0.3, k_ie=3, w_ie_total=1.5, t_present_ms=40.0, t_rest_ms=10.0,
+             max_rate_hz=400.0, eta_eq=0.04, dt_ms=0.5, seed=3)
+
+
+def _image(seed=0):
+    return np.random.default_rng(seed).uniform(0.3, 1.0, (1, 16))
+
+
+def _equilibrium_run(duration_steps):
+    """Runtime run of one sample of SMALL with equilibrium learning on; returns the
+    network and monitors of v, dvdt (after the state update, where the rule reads them)
+    and of the I cells' spikes."""
+    from models.devices import select_device
+
+    select_device("runtime")
+    seed(11)  # the Poisson input
+    spec = BalancedSpec(**SMALL)
+    net = build_balanced_network(spec, name="eq")
+    trace = StateMonitor(net.hidden, ["v", "dvdt", "not_refractory"], record=True,
+                         when="groups", order=2, name="eq_trace")
+    spikes = SpikeMonitor(net.hidden, name="eq_spikes")
+    net.network.add(trace, spikes)
+    for var, value in net.run_args(_image(), None, equilibrium=True).items():
+        if hasattr(var, "values"):  # TimedArray
+            var.values[:] = value
+        else:
+            var[:] = value
+    net.network.run(duration_steps * spec.dt_ms * ms)
+    return spec, net, trace, spikes
+
+
+def _reference_gradient(spec, net, trace, spikes):
+    """``int V' (E_i - V) k dt / dV**2`` of every I->E synapse, summed directly: a spike of
+    I cell k at step m adds a conductance kernel exp(-(n - m) dt / tau_i) from step m + 1
+    on, every step n contributes ``dt V'_n (E_i - V_n) / dV**2`` where not refractory."""
+    p = net.hidden.namespace
+    dt = spec.dt_ms * 1e-3
+    E_i, tau_i = float(p["E_i"]), float(p["tau_i"])
+    dV = float(p["v_th"] - p["v_rest"])
+    steps = spec.steps_per_sample
+    v = np.asarray(trace.v_)[:, :steps]       # (cells, steps)
+    dvdt = np.asarray(trace.dvdt_)[:, :steps]
+    free = np.asarray(trace.not_refractory, dtype=float)[:, :steps]
+    term = dt * dvdt * (E_i - v) / dV ** 2 * free
+    n = np.arange(steps)
+    i, j, _ = connectivity(spec)["ie"]
+    spike_steps = np.round(np.asarray(spikes.t_) / dt).astype(int)
+    spike_cells = np.asarray(spikes.i)
+    grad = np.zeros(len(i))
+    for s, (k, e) in enumerate(zip(i, j)):
+        for m in spike_steps[spike_cells == spec.n_exc + k]:
+            later = n > m
+            grad[s] += np.sum(term[e, later] * np.exp(-(n[later] - m) * dt / tau_i))
+    return grad
+
+
+def test_equilibrium_integral_matches_direct_sum():
+    """A run of exactly one sample (the sample-end update has not run yet): each
+    synapse's ``Q_post(T) B - A`` is the integral the rule descends."""
+    spec = BalancedSpec(**SMALL)
+    _, net, trace, spikes = _equilibrium_run(spec.steps_per_sample)
+    syn = net.syn_ie
+    Q = np.asarray(net.hidden.eq_Q[:])
+    grad = Q[np.asarray(syn.j[:])] * np.asarray(syn.eq_B[:]) - np.asarray(syn.eq_A[:])
+    reference = _reference_gradient(spec, net, trace, spikes)
+    # The I cells fired and the E cells moved, so the comparison is not 0 == 0.
+    assert np.count_nonzero(np.asarray(spikes.i) >= spec.n_exc) > 10
+    assert np.max(np.abs(reference)) > 1e-3
+    np.testing.assert_allclose(grad, reference, rtol=1e-9, atol=1e-12)
+
+
+def test_equilibrium_update_is_an_exponentiated_gradient_step_then_rescaled():
+    spec = BalancedSpec(**SMALL)
+    _, net, trace, spikes = _equilibrium_run(spec.steps_per_sample + 1)
+    reference = _reference_gradient(spec, net, trace, spikes)
+    i, j, w0 = connectivity(spec)["ie"]
+    w = w0 * np.exp(np.clip(-spec.eta_eq * reference, -1, 1))
+    w *= spec.w_ie_total / np.bincount(j, w, minlength=spec.n_exc)[j]
+    np.testing.assert_allclose(np.asarray(net.syn_ie.w[:]), w, rtol=1e-9)
+    assert not np.allclose(w, w0) and np.all(w > 0)
+    # Some steps were cut at a factor e, others not: both branches are checked.
+    step = np.abs(spec.eta_eq * reference)
+    assert np.any(step > 1) and np.any((step > 1e-3) & (step < 1))
+    np.testing.assert_allclose(np.bincount(j, np.asarray(net.syn_ie.w[:])), spec.w_ie_total)
+
+
+def _consolidation_run(teacher):
+    from models.devices import select_device
+
+    select_device("runtime")
+    seed(12)
+    spec = BalancedSpec(**dict(SMALL, w_out_init_mV=0.5, eta_out_mV=0.05))
+    net = build_balanced_network(spec, name="cons")
+    net.syn_out.w = 1.5 * mV  # strong enough for the free cells to fire
+    tutor = StateMonitor(net.output, ["v", "v_tutor"], record=True, name="cons_trace")
+    net.network.add(tutor)
+    for var, value in net.run_args(_image(1), [1], teacher=teacher, consolidate=1.0).items():
+        if hasattr(var, "values"):
+            var.values[:] = value
+        else:
+            var[:] = value
+    w0 = np.asarray(net.syn_out.w_[:]).copy()
+    net.network.run(spec.steps_per_sample * spec.dt_ms * ms)
+    return spec, net, w0, tutor
+
+
+def test_without_teacher_tuned_and_free_potentials_agree_and_nothing_is_learned():
+    _, net, w0, tutor = _consolidation_run(teacher=False)
+    np.testing.assert_array_equal(tutor.v_, tutor.v_tutor_)
+    np.testing.assert_array_equal(np.asarray(net.syn_out.w_[:]), w0)
+    assert len(net.out_spikes.t) > 0  # the free cells did fire: the rule saw spikes
+
+
+def test_teacher_potentiates_the_label_and_depresses_the_others():
+    spec, net, w0, _ = _consolidation_run(teacher=True)
+    dw = np.asarray(net.syn_out.w_[:]) - w0
+    post = np.asarray(net.syn_out.j[:])
+    assert dw[post == 1].sum() > 0          # label 1: tuned spikes potentiate
+    assert dw[post == 0].sum() < 0          # class 0: only free spikes, depression
+    assert np.all(np.abs(np.asarray(net.syn_out.w_[:])) <= spec.w_out_max_mV * 1e-3 + 1e-15)
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("t_present_ms", 0.0, "presentation time"),
+    ("t_present_ms", -5.0, "presentation time"),
+    ("e_fraction", 1.3, "[0, 1]"),
+    ("e_fraction", -0.1, "[0, 1]"),
+    ("stp_U", 0.0, "(0, 1]"),
+    ("stp_U", 1.5, "(0, 1]"),
+    ("stp_tau_d_ms", -1.0, "positive"),
+    ("t_rest_ms", -1.0, ">= 0"),
+])
+def test_bad_configuration_names_the_field(field, value, words):
+    with pytest.raises(ConfigError) as err:
+        make_config("quick", **{field: value})
+    assert field in str(err.value) and words in str(err.value)
+
+
+def test_cli_refuses_bad_input_before_compiling(tmp_path, capsys):
+    from experiments.__main__ import main
+
+    code = main(["balanced_tuning", "--preset", "quick", "--e-fraction", "1.3",
+                 "--out", str(tmp_path)])
+    assert code == 2
+    assert "e_fraction" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_quick_preset_learns_digits(tmp_path):
+    """The quick preset through the command line: step 1 lowers nothing it should not,
+    steps 2-3 learn the digits well above chance, every metric is written."""
+    from experiments.__main__ import main
+
+    code = main(["balanced_tuning", "--preset", "quick", "--epochs", "2", "--no-progress",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    (run,) = (tmp_path / "balanced_tuning").iterdir()
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    step1 = [m for m in lines if m.get("train_phase") == "equilibrium"]
+    step3 = [m for m in lines if m.get("train_phase") == "consolidation"]
+    assert len(step1) == 2 and len(step3) == 2
+    assert all(m["accuracy"] is None for m in step1)
+    assert step3[-1]["accuracy"] > 0.6
+    assert step3[-1]["train_curve_accuracy"] and step3[-1]["rate_e_hz"] > 0
+    assert step1[0]["train_dvdt_abs_e_mV_per_ms"] > 0
+    rec = np.load(run / "recordings" / "epoch-0004.npz")
+    assert rec["probe_r"].shape[0] == 16 and rec["eval_class_counts"].shape[1] == 10
