@@ -312,6 +312,9 @@ class BalancedNetwork:
     hidden_spikes: SpikeMonitor
     probe: object
     probe_monitor: StateMonitor
+    # Holds the E and I subgroups: an unused subgroup that is garbage-collected leaves
+    # dead entries in the standalone device's array cache, and the next run fails.
+    population: object = None
 
     @property
     def dt(self):
@@ -505,7 +508,7 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     objects += [sink, probe, probe_monitor, out_spikes, hidden_spikes]
     return BalancedNetwork(spec, Network(*objects, name=name), inp, hidden, output, syn_in,
                            syn_ei, syn_ie, syn_out, stim, label, out_spikes, hidden_spikes,
-                           probe, probe_monitor)
+                           probe, probe_monitor, population=pop)
 
 
 def spec_dict(spec: BalancedSpec) -> dict:

@@ -190,3 +190,18 @@ def test_quick_preset_learns_digits(tmp_path):
     assert step1[0]["train_dvdt_abs_e_mV_per_ms"] > 0
     rec = np.load(run / "recordings" / "epoch-0004.npz")
     assert rec["probe_r"].shape[0] == 16 and rec["eval_class_counts"].shape[1] == 10
+
+
+def test_all_excitatory_network_runs_twice_in_standalone(tmp_path):
+    """With no I cells the E subgroup is used by nothing; the network must keep it, or
+    Brian2's standalone array cache holds a dead reference and the next run fails."""
+    from models.devices import build, select_device
+
+    select_device("cpp", cache_dir=tmp_path)
+    spec = BalancedSpec(**dict(SMALL, e_fraction=1.0))
+    net = build_balanced_network(spec, name="allexc")
+    assert net.syn_ie is None and net.syn_ei is None
+    handle = build(net.network, net.duration, compile_only=True)
+    for teacher in (False, True):
+        handle.run(net.run_args(_image(), [1], teacher=teacher, consolidate=1.0))
+    assert net.hidden_totals()["n_spikes"].sum() > 0
