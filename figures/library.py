@@ -20,7 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from brian2 import (  # noqa: E402
-    Hz, Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, mV, ms,
+    EventMonitor, Hz, Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, mV,
+    ms,
     start_scope,
 )
 
@@ -347,6 +348,120 @@ def static(images, labels, out_dir):
     ax.legend(fontsize=7)
     ax.set_title("static synapse: postsynaptic potentials of spikes at 10, 15, 60 ms", fontsize=9, pad=14)
     return save_figure(fig, out_dir, "synapse_static")
+
+
+@panel("lif_tutored")
+def lif_tutored(images, labels, out_dir):
+    """Free and teacher-tuned potentials of one output cell: the same digits, the teacher
+    away, pushing up, then holding down."""
+    start_scope()
+    inp, objects, duration = _digit_input(images[:3])
+    cell = layer("lif_tutored", 1, "tutored")
+    syn = synapses(inp, cell, "static", "inp_tutored", "I_syn")
+    syn.connect()
+    syn.w = 1.2 * mV
+    v = StateMonitor(cell, ["v", "v_tutor"], record=0, name="tutored_v")
+    free = SpikeMonitor(cell, name="tutored_free")
+    tuned = EventMonitor(cell, "tutored", name="tutored_tuned")
+    net = Network(*objects, cell, syn, v, free, tuned)
+    phases = [(0, 0 * mV, "teacher away"), (1, 40 * mV, "teacher up (+40 mV)"),
+              (1, -30 * mV, "teacher down (-30 mV)")]
+    for teaching, drive, _ in phases:
+        cell.teaching, cell.I_teach = teaching, drive
+        net.run(T_SAMPLE)
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot(v.t / ms, v.v_tutor[0] / mV, color="tab:orange", lw=1, label="v_tutor (tuned)")
+    ax.plot(v.t / ms, v.v[0] / mV, color="tab:blue", lw=1, label="v (free)")
+    ax.plot(free.t / ms, np.full(len(free.t), -45), "|", color="tab:blue", ms=8)
+    ax.plot(tuned.t / ms, np.full(len(tuned.t), -42), "|", color="tab:orange", ms=8)
+    for k, (_, _, text) in enumerate(phases):
+        ax.text((k + 0.5) * T_SAMPLE / ms, 1.0, f"digit {labels[k]}, {text}", ha="center",
+                va="bottom", fontsize=7, transform=ax.get_xaxis_transform())
+        ax.axvline(k * T_SAMPLE / ms, color="0.8", lw=0.6, zorder=0)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("membrane potential (mV)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("lif_tutored: free and teacher-tuned potentials (ticks: their spikes)",
+                 fontsize=9, pad=14)
+    return save_figure(fig, out_dir, "neuron_lif_tutored")
+
+
+@panel("stdp_tutored")
+def stdp_tutored(images, labels, out_dir):
+    """Supervised STDP on digit input: with the teacher up, the weights grow until the free
+    cell fires as the tuned one; with the teacher holding it down, they shrink until it is
+    silent."""
+    start_scope()
+    reps = np.repeat(images[:1], 12, axis=0)
+    inp, objects, duration = _digit_input(reps)
+    cells = layer("lif_tutored", 2, "stdp_cells")
+    syn = synapses(inp, cells, "stdp_tutored", "inp_stdp", "I_syn",
+                   params=dict(eta=0.02 * mV, w_max=3 * mV))
+    syn.connect()
+    syn.w = "(0.3 + 1.2 * j) * mV"      # cell 0 starts weak, cell 1 strong
+    cells.teaching = 1
+    cells.I_teach = [40, -30] * mV      # cell 0 is pushed up, cell 1 held down
+    w = StateMonitor(syn, "w", record=np.arange(2 * len(inp)), dt=T_SAMPLE, name="stdp_w")
+    free = SpikeMonitor(cells, name="stdp_free")
+    tuned = EventMonitor(cells, "tutored", name="stdp_tuned")
+    Network(*objects, cells, syn, w, free, tuned).run(duration)
+    post = np.asarray(syn.j[:])
+    fig, (ax_w, ax_r) = plt.subplots(1, 2, figsize=(9, 3))
+    for k, name in enumerate(("teacher up", "teacher down")):
+        ax_w.plot(w.t / ms, w.w[post == k].mean(axis=0) / mV, label=name)
+        for mon, style, what in ((free, "-", "free"), (tuned, "--", "tuned")):
+            sample = (np.asarray(mon.t / T_SAMPLE)).astype(int)[np.asarray(mon.i) == k]
+            counts = np.bincount(sample, minlength=len(reps))[:len(reps)]
+            ax_r.plot(np.arange(len(reps)), counts, style, color=f"C{k}", label=f"{name}, {what}")
+    ax_w.set_xlabel("time (ms)")
+    ax_w.set_ylabel("mean weight (mV)")
+    ax_w.legend(fontsize=7)
+    ax_r.set_xlabel(f"presentation of digit {labels[0]}")
+    ax_r.set_ylabel("spikes per presentation")
+    ax_r.legend(fontsize=6)
+    fig.suptitle("stdp_tutored: tuned spikes potentiate, free spikes depress", fontsize=9)
+    return save_figure(fig, out_dir, "synapse_stdp_tutored")
+
+
+@panel("equilibrium")
+def equilibrium(images, labels, out_dir):
+    """Equilibrium learning in a small balanced network on digits: the inhibitory weights
+    onto one E cell after each sample, and the E cells' mean |dV/dt| per sample."""
+    from models.balanced_network import BalancedSpec, build_balanced_network
+
+    start_scope()
+    n = 12
+    spec = BalancedSpec(n_in=64, image_shape=(8, 8), n_samples=n, n_hidden=50, n_per_class=1,
+                        rf_exc=1, rf_inh=2, w_in_exc=10.0, w_in_inh=4.0, k_ei=10, k_ie=8,
+                        w_ie_total=1.0, eta_eq=100.0, record_dt_ms=T_SAMPLE / ms)
+    net = build_balanced_network(spec, name="eqtour")
+    x = np.repeat(images[:3].reshape(3, -1), n // 3, axis=0)
+    for var, value in net.run_args(x, None, equilibrium=True).items():
+        if hasattr(var, "values"):
+            var.values[:] = value
+        else:
+            var[:] = value
+    T = spec.steps_per_sample * spec.dt_ms * ms
+    w = StateMonitor(net.syn_ie, "w", record=np.arange(spec.k_ie), dt=T, when="end",
+                     name="eqtour_w")
+    dv = StateMonitor(net.hidden, "dv_abs", record=np.arange(spec.n_exc), dt=T, when="end",
+                      name="eqtour_dv")
+    net.network.add(w, dv)
+    net.network.run(net.duration)
+    per_sample = np.diff(np.asarray(dv.dv_abs_), axis=1, prepend=0).mean(axis=0)
+    per_sample = per_sample[1:n + 1] / (spec.t_present_ms * 1e-3)
+    fig, (ax_w, ax_d) = plt.subplots(1, 2, figsize=(9, 3))
+    ax_w.plot(np.arange(w.w.shape[1]), np.asarray(w.w).T, marker=".", lw=1)
+    ax_w.set_xlabel("sample")
+    ax_w.set_ylabel("inhibitory weight onto E cell 0")
+    ax_w.set_title("weights: exponentiated gradient, fixed sum", fontsize=8)
+    ax_d.plot(np.arange(1, len(per_sample) + 1), per_sample, marker="o")
+    ax_d.set_xlabel("sample")
+    ax_d.set_ylabel("mean |dV/dt| of E cells (mV/ms)")
+    shown = ", ".join(str(labels[k]) for k in range(3))
+    ax_d.set_title(f"digits {shown} ({n // 3} samples each)", fontsize=8)
+    fig.suptitle("equilibrium learning: inhibition redistributed against dV/dt", fontsize=9)
+    return save_figure(fig, out_dir, "synapse_equilibrium")
 
 
 def make_library_figures(images, labels, out_dir, names=None) -> dict:

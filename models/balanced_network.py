@@ -21,7 +21,8 @@ The network
 LIF_CONDUCTANCE`), the first ``round(e_fraction * n_hidden)`` excitatory. Each hidden cell
 sees a square patch of the image (radius ``rf_exc`` pixels for E cells, ``rf_inh`` for I
 cells) through depressing Tsodyks-Markram synapses (``U``, ``tau_d``, ``tau_f``; or static
-ones with the same first-spike conductance, ``w * U``); its weights are uniform random and
+ones that transmit ``w * static_release``, by default ``w * U``, the first-spike
+conductance of the STP synapse); its weights are uniform random and
 sum to ``w_in_exc`` or ``w_in_inh`` (a fresh synapse's conductance per spike, in units of
 the leak conductance). Every I cell gets ``k_ei`` random E cells (``w_ei`` each), every E
 cell ``k_ie`` random I cells (weights summing to ``w_ie_total``). All hidden cells project
@@ -156,6 +157,7 @@ class BalancedSpec:
     stp_U: float = 0.2
     stp_tau_d_ms: float = 200.0
     stp_tau_f_ms: float = 50.0
+    static_release: float | None = None
     k_ei: int = 40
     w_ei: float = 0.05
     k_ie: int = 20
@@ -212,6 +214,9 @@ class BalancedSpec:
         if self.max_rate_hz * self.dt_ms * 1e-3 > 1:
             raise ValueError(f"max_rate_hz * dt must be <= 1 (a spike probability per step); "
                              f"got {self.max_rate_hz} Hz at dt {self.dt_ms} ms")
+        if self.static_release is not None and not 0 < self.static_release <= 1:
+            raise ValueError(f"static_release must lie in (0, 1] (the fraction a static input "
+                             f"synapse transmits), got {self.static_release!r}")
         if not (0 < self.stp_U <= 1):
             raise ValueError(f"stp_U must lie in (0, 1] (the utilisation of a fresh "
                              f"synapse), got {self.stp_U!r}")
@@ -453,14 +458,16 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     output.run_regularly(TEACHER, when="before_groups", name=f"{name}_teacher")
     objects = [inp, hidden, output]
 
-    # Input -> hidden: a fresh synapse transmits w * U with STP, so the static variant
-    # gets w * U to start from the same conductance per spike.
+    # Input -> hidden: a fresh synapse transmits w * U with STP, so a static synapse
+    # transmits w * static_release, by default U (the same conductance per spike as a
+    # fresh STP synapse; STP then depresses it).
     i, j, w = conn["in"]
     stp_params = dict(U=spec.stp_U, tau_d=spec.stp_tau_d_ms * ms, tau_f=spec.stp_tau_f_ms * ms)
     syn_in = synapses(inp, hidden, STP_MODELS[spec.stp], f"{name}_in", "g_e",
                       params=stp_params if spec.stp else None)
     syn_in.connect(i=i, j=j)
-    syn_in.w = w / spec.stp_U if spec.stp else w
+    release = spec.stp_U if spec.static_release is None else spec.static_release
+    syn_in.w = w / spec.stp_U if spec.stp else w * release / spec.stp_U
     objects.append(syn_in)
 
     syn_ei = syn_ie = None
