@@ -160,15 +160,37 @@ def _ei_ratio(args) -> int:
 
 
 def _neuron_parameters(args) -> int:
+    if args.figure == "plif":
+        from figures.plif import make_plif_figures as make
+    else:
+        from figures.stl import make_stl_figures as make
+    return _run_figures(args, make)
+
+
+def _balanced_tuning(args) -> int:
+    from figures import balanced_tuning as figs
+
+    def make(paths, out):
+        runs = figs.load_runs(paths)
+        skipped = {name: reason for name in figs.FIGURES
+                   if (reason := figs.skip_reason(name, runs)) is not None}
+        files = figs.make_balanced_tuning_figures(paths, out)
+        written = {name: [f for f in files if Path(f).stem.endswith(f"_{name}")]
+                   for name in figs.FIGURES if name not in skipped}
+        return {name: v for name, v in written.items() if v}, skipped
+
+    return _run_figures(args, make)
+
+
+def _run_figures(args, make) -> int:
+    """Draw the figures of ``args.runs`` with ``make(paths, out) -> (written, skipped)``
+    (``{figure: [files]}``, ``{figure: reason}``); exit status 2 on bad folders or when
+    nothing could be drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     from experiments.results import NotARunError
 
-    if args.figure == "plif":
-        from figures.plif import make_plif_figures as make
-    else:
-        from figures.stl import make_stl_figures as make
     command = f"python -m figures {args.figure}"
     try:
         written, skipped = make(args.runs, args.out)
@@ -184,33 +206,6 @@ def _neuron_parameters(args) -> int:
     folder = Path(next(iter(written.values()))[0]).parent
     print(f"wrote {sum(len(v) for v in written.values())} files "
           f"({', '.join(written)}) to {folder}")
-    return 0
-
-
-def _balanced_tuning(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from experiments.results import NotARunError
-    from figures import balanced_tuning as figs
-
-    command = "python -m figures balanced_tuning"
-    try:
-        runs = figs.load_runs(args.runs)
-        skipped = {name: reason for name in figs.FIGURES
-                   if (reason := figs.skip_reason(name, runs)) is not None}
-        written = figs.make_balanced_tuning_figures(args.runs, args.out)
-    except (NotARunError, ValueError, FileNotFoundError) as err:
-        print(f"{command}: {err}", file=sys.stderr)
-        return 2
-    for name, reason in skipped.items():
-        print(f"skipped {name}: {reason}")
-    if not written:
-        print(f"{command}: no figure could be drawn from {', '.join(args.runs)}",
-              file=sys.stderr)
-        return 2
-    drawn = [name for name in figs.FIGURES if name not in skipped]
-    print(f"wrote {len(written)} files ({', '.join(drawn)}) to {Path(written[0]).parent}")
     return 0
 
 
