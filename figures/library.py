@@ -366,8 +366,8 @@ def lif_tutored(images, labels, out_dir):
     net = Network(*objects, cell, syn, v, free, tuned)
     phases = [(0, 0 * mV, "teacher away"), (1, 40 * mV, "teacher up (+40 mV)"),
               (1, -30 * mV, "teacher down (-30 mV)")]
-    for teaching, drive, _ in phases:
-        cell.teaching, cell.I_teach = teaching, drive
+    for on, drive, _ in phases:  # (a local called `teaching` would shadow the variable)
+        cell.teaching, cell.I_teach = on, drive
         net.run(T_SAMPLE)
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.plot(v.t / ms, v.v_tutor[0] / mV, color="tab:orange", lw=1, label="v_tutor (tuned)")
