@@ -203,11 +203,8 @@ class BalancedTuningConfig:
         """The compiled network's :class:`models.balanced_network.BalancedSpec`."""
         from models.balanced_network import BalancedSpec
 
-        keys = ("n_hidden", "e_fraction", "n_per_class", "dt_ms", "t_present_ms", "t_rest_ms",
-                "max_rate_hz", "rf_exc", "rf_inh", "w_in_exc", "w_in_inh", "stp", "stp_U",
-                "stp_tau_d_ms", "stp_tau_f_ms", "static_release", "k_ei", "w_ei", "k_ie",
-                "w_ie_total", "eta_eq", "tau_pre_ms", "eta_out_mV", "w_out_max_mV",
-                "w_out_init_mV", "teacher_up_mV", "teacher_down_mV", "p_out", "seed")
+        # Every network field of the spec has the configuration's value of the same name.
+        keys = {f.name for f in fields(BalancedSpec)} & {f.name for f in fields(self)}
         return BalancedSpec(n_in=int(n_in), image_shape=tuple(image_shape),
                             n_samples=self.chunk_size, n_classes=int(n_classes),
                             **{k: getattr(self, k) for k in keys}).validate()

@@ -95,16 +95,19 @@ from .populations import ei_population, layer, n_excitatory
 from .synapses import synapses
 
 __all__ = ["BalancedSpec", "BalancedNetwork", "build_balanced_network", "connectivity",
-           "initial_state", "probe_pixels", "spec_dict", "STP_MODELS"]
+           "initial_state", "probe_pixels", "STP_MODELS"]
 
 #: Synapse parts of the input pathway with and without short-term plasticity.
 STP_MODELS = {True: "stp_depressing", False: "static"}
 
+# 1 during the presentation of a sample, 0 during its rest.
+PRESENT = "int(timestep(t, dt) % steps_per_sample < present_steps)"
+
 # Running integrals of every hidden cell, stepped after the state update.  t_rel is the
-# time since the sample began; `present` is 1 during the presentation.
-HIDDEN_EQS = """
+# time since the sample began.
+HIDDEN_EQS = f"""
 t_rel = (timestep(t, dt) % steps_per_sample) * dt : second
-present = int(timestep(t, dt) % steps_per_sample < present_steps) : 1
+present = {PRESENT} : 1
 eq_K = exp(t_rel / tau_i) : 1
 eq_Q : 1
 wsum_ie : 1
@@ -114,11 +117,11 @@ HIDDEN_STEP = """
 eq_Q += dt * dvdt * (E_i - v) / dV**2 * exp(-t_rel / tau_i) * int(not_refractory)
 dv_abs += dt * abs(dvdt) * int(not_refractory) * present
 """
-INPUT_EQS = """
-rate = max_rate * stim(t, i) * int(timestep(t, dt) % steps_per_sample < present_steps) : Hz
+INPUT_EQS = f"""
+rate = max_rate * stim(t, i) * {PRESENT} : Hz
 """
-TEACHER = """
-teaching = teach * int(label(t) > -0.5) * int(timestep(t, dt) % steps_per_sample < present_steps)
+TEACHER = f"""
+teaching = teach * int(label(t) > -0.5) * {PRESENT}
 I_teach = teacher_up * int(abs(cls - label(t)) < 0.5) - teacher_down * int(abs(cls - label(t)) > 0.5)
 """
 # Exponentiated gradient: the step is relative to w, so a weight never reaches 0 and the
@@ -516,10 +519,3 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     return BalancedNetwork(spec, Network(*objects, name=name), inp, hidden, output, syn_in,
                            syn_ei, syn_ie, syn_out, stim, label, out_spikes, hidden_spikes,
                            probe, probe_monitor, population=pop)
-
-
-def spec_dict(spec: BalancedSpec) -> dict:
-    """JSON-ready fields of ``spec``."""
-    d = asdict(spec)
-    d["image_shape"] = list(spec.image_shape)
-    return d

@@ -35,7 +35,7 @@ def _equilibrium_run(duration_steps):
     """Runtime run of one sample of SMALL with equilibrium learning on; returns the
     network and monitors of v, dvdt (after the state update, where the rule reads them)
     and of the I cells' spikes."""
-    from models.devices import select_device
+    from models.devices import build, select_device
 
     select_device("runtime")
     seed(11)  # the Poisson input
@@ -45,12 +45,8 @@ def _equilibrium_run(duration_steps):
                          when="groups", order=2, name="eq_trace")
     spikes = SpikeMonitor(net.hidden, name="eq_spikes")
     net.network.add(trace, spikes)
-    for var, value in net.run_args(_image(), None, equilibrium=True).items():
-        if hasattr(var, "values"):  # TimedArray
-            var.values[:] = value
-        else:
-            var[:] = value
-    net.network.run(duration_steps * spec.dt_ms * ms)
+    build(net.network, duration_steps * spec.dt_ms * ms,
+          run_args=net.run_args(_image(), None, equilibrium=True))
     return spec, net, trace, spikes
 
 
@@ -110,7 +106,7 @@ def test_equilibrium_update_is_an_exponentiated_gradient_step_then_rescaled():
 
 
 def _consolidation_run(teacher):
-    from models.devices import select_device
+    from models.devices import build, select_device
 
     select_device("runtime")
     seed(12)
@@ -119,13 +115,9 @@ def _consolidation_run(teacher):
     net.syn_out.w = 1.5 * mV  # strong enough for the free cells to fire
     tutor = StateMonitor(net.output, ["v", "v_tutor"], record=True, name="cons_trace")
     net.network.add(tutor)
-    for var, value in net.run_args(_image(1), [1], teacher=teacher, consolidate=1.0).items():
-        if hasattr(var, "values"):
-            var.values[:] = value
-        else:
-            var[:] = value
     w0 = np.asarray(net.syn_out.w_[:]).copy()
-    net.network.run(spec.steps_per_sample * spec.dt_ms * ms)
+    build(net.network, spec.steps_per_sample * spec.dt_ms * ms,
+          run_args=net.run_args(_image(1), [1], teacher=teacher, consolidate=1.0))
     return spec, net, w0, tutor
 
 
