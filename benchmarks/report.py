@@ -1,0 +1,112 @@
+"""Where benchmark figures go: a JSON file per benchmark and a section of RESULTS.md.
+
+Every benchmark writes its raw measurements to ``benchmarks/measurements/<name>.json``
+together with the machine it ran on (CPU model, cores, load average before and after),
+the library versions and the date (:func:`machine_description`), and replaces its own
+section of ``benchmarks/RESULTS.md``, delimited by HTML comments
+(``<!-- benchmark:<name> -->`` ... ``<!-- /benchmark:<name> -->``), leaving the rest of the
+file, which is written by hand, as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from experiments.results import atomic_write_text, provenance
+
+__all__ = ["BENCHMARKS", "RESULTS", "machine_description", "cpu_model", "write_json",
+           "write_section", "markdown_table"]
+
+BENCHMARKS = Path(__file__).resolve().parent
+RESULTS = BENCHMARKS / "RESULTS.md"
+MEASUREMENTS = BENCHMARKS / "measurements"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _compiler() -> str | None:
+    gxx = shutil.which("g++")
+    if gxx is None:
+        return None
+    try:
+        out = subprocess.run([gxx, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.splitlines()[0] if out.stdout else None
+
+
+def machine_description() -> dict:
+    """Machine, versions and date of a measurement (:func:`experiments.results.provenance`
+    plus the CPU model, compiler, memory and load average)."""
+    info = provenance()
+    info.pop("command", None)
+    info.pop("device", None)
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        info["memory_gib"] = round(pages / 2 ** 30, 1)
+    except (ValueError, OSError):
+        pass
+    info.update(cpu_model=cpu_model(), compiler=_compiler(), load_average=os.getloadavg(),
+                date=time.strftime("%Y-%m-%d %H:%M %Z"))
+    return info
+
+
+def write_json(name: str, payload: dict, directory: Path = MEASUREMENTS) -> Path:
+    """``directory/<name>.json``, written atomically."""
+    path = Path(directory) / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(path, json.dumps(payload, indent=2, default=float) + "\n")
+
+
+def write_section(name: str, markdown: str, path: Path = RESULTS) -> Path:
+    """Replace the section ``name`` of ``path`` (appended when it is not there yet)."""
+    start, end = f"<!-- benchmark:{name} -->", f"<!-- /benchmark:{name} -->"
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    path = Path(path)
+    text = path.read_text() if path.exists() else ""
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    return atomic_write_text(path, text)
+
+
+def machine_line(machine: dict) -> str:
+    """One sentence: where and with what a section's numbers were measured."""
+    load = ", ".join(f"{x:.2f}" for x in machine.get("load_average", ())[:1])
+    return (f"Measured {machine['date']} on {machine['cpu_model']} ({machine['cpu_count']} "
+            f"cores, {machine.get('memory_gib', '?')} GiB), {machine['platform']}; Python "
+            f"{machine['python']}, Brian2 {machine['brian2']}, numpy {machine['numpy']}, "
+            f"{machine.get('compiler') or 'no g++'}; commit {str(machine['git_commit'])[:7]}"
+            f"{' (with local changes)' if machine.get('git_dirty') else ''}; load average "
+            f"{load} at the start.")
+
+
+def markdown_table(header: list, rows: list) -> str:
+    """A GitHub table; numbers right-aligned."""
+    def cell(x):
+        if isinstance(x, float):
+            return f"{x:,.1f}" if abs(x) >= 10 else f"{x:.3g}"
+        return "-" if x is None else f"{x:,}" if isinstance(x, int) else str(x)
+    numeric = [all(isinstance(r[k], (int, float)) or r[k] is None for r in rows)
+               for k in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows]
+    return "\n".join(lines)
