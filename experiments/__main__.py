@@ -5,8 +5,14 @@ file only dispatches. ``python -m experiments <protocol> --help`` lists every op
 protocol with its default.
 
 Errors in the configuration or the data (a field out of range, a data directory without
-the IDX files, ``--resume`` of a folder that is not a run) stop the command before
-anything is compiled, with a message that names the field and the fix, and exit code 2.
+the IDX files, ``--resume`` of a folder that is not a run or of a checkpoint of another
+architecture, an ``--out`` that is a file) stop the command before anything is compiled
+or any existing file is changed, with a message that names the field and the fix, and
+exit code 2.
+
+``--device cuda`` on a machine without a GPU generates and compiles the protocol's CUDA
+code, then stops with one message that names the folder holding the compiled code, and
+exit code 3.
 """
 
 from __future__ import annotations
@@ -49,17 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from experiments.results import NotARunError
+    from experiments.results import NotARunError, ResultsPathError
     from experiments.training import ConfigurationError
+    from models.devices import NoGPUError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     module = args._module
     try:
         return int(module.main(args) or 0)
-    except (ConfigurationError, NotARunError) as err:
+    except (ConfigurationError, NotARunError, ResultsPathError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except NoGPUError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("interrupted; resume with --resume <run folder>", file=sys.stderr)
         return 130

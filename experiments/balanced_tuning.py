@@ -190,6 +190,13 @@ class BalancedTuningConfig:
             value = getattr(self, name)
             if not is_integer(value) or value < 0:
                 fail(f"{name}: must be an integer >= 0, got {value!r}.")
+        if not is_number(self.p_out) or not 0 < self.p_out <= 1:
+            fail(f"p_out: the fraction of hidden cells each output cell sees must lie in "
+                 f"(0, 1], got {self.p_out!r}.")
+        if self.static_release is not None and (not is_number(self.static_release)
+                                                or not 0 < self.static_release <= 1):
+            fail(f"static_release: the fraction of w/U a static synapse transmits must lie in "
+                 f"(0, 1], or be None (U), got {self.static_release!r}.")
         if self.equilibrium_epochs and not self.equilibrium_samples:
             fail("equilibrium_samples: step 1 needs samples; give a positive number or set "
                  "equilibrium_epochs to 0.")
@@ -427,7 +434,10 @@ class BalancedTuningProtocol(ImageProtocol):
             curve_correct, curve_n = np.zeros(n_chunks), np.zeros(n_chunks)
             curve_correct[self._chunk] = np.sum(predictions(counts) == labels)
             curve_n[self._chunk] = n
-            stats.update(curve_correct=curve_correct, curve_n=curve_n)
+            # The phase travels with the sums (kept in checkpoints): a run resumed after
+            # an epoch's training and before its evaluation ran no chunk to set _phase.
+            stats.update(curve_correct=curve_correct, curve_n=curve_n,
+                         consolidation_samples=float(n * (self._phase == "consolidation")))
         else:
             if samples[0] == 0:
                 self._recording = {"probe_" + k: v for k, v in self.net.probe_trace().items()}
@@ -455,7 +465,8 @@ class BalancedTuningProtocol(ImageProtocol):
             "output_spikes_per_sample": float(sums["output_spikes"] / n),
         }
         if split == "train":
-            out["phase"] = self._phase
+            out["phase"] = self._phase if "consolidation_samples" not in sums else (
+                "consolidation" if sums["consolidation_samples"] > 0 else "equilibrium")
             done = sums["curve_n"] > 0
             out["curve_samples"] = np.cumsum(sums["curve_n"])[done].astype(int).tolist()
             out["curve_accuracy"] = (sums["curve_correct"][done] / sums["curve_n"][done]).tolist()
@@ -588,6 +599,7 @@ def main(args) -> int:
     """``python -m experiments balanced_tuning``: train one configuration (or its
     ablations)."""
     from experiments.training import resumed_config
+    from models.devices import NoGPUError
 
     if args.resume is not None:
         given = given_options(args, _CLI_FIELDS) + (["--static-synapses"]
@@ -604,6 +616,9 @@ def main(args) -> int:
     if args.ablation:
         results = run_ablation(cfg, root, seeds=args.seeds, n_workers=args.workers,
                                progress=not args.no_progress)
+        no_gpu = NoGPUError.from_task_errors(r.error for r in results)
+        if no_gpu is not None:  # --device cuda without a GPU: all compiled, none ran
+            raise no_gpu
         for r in results:
             acc = (r.metrics or {}).get("final_accuracy")
             print(f"{r.params['variant']:>16} seed {r.params['seed']}: "

@@ -67,6 +67,7 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "DownloadError",
+    "SplitSizeError",
     "Splits",
     "dataset_search_dirs",
     "default_cache_dir",
@@ -155,7 +156,12 @@ _FIX_FILE = (
 
 
 class DatasetError(ValueError):
-    """A data file is corrupt, truncated, of the wrong kind or inconsistent."""
+    """A data file is corrupt, truncated, of the wrong kind or inconsistent, or the
+    data set is too small for the validation and test splits asked for."""
+
+
+class SplitSizeError(DatasetError):
+    """The validation and test splits asked for leave no image for training."""
 
 
 class DownloadError(DatasetError):
@@ -361,9 +367,10 @@ def _make_splits(images, labels, name, validation, test, seed, stratify):
     n_val = _check_size(validation, "validation", n)
     n_test = _check_size(test, "test", n)
     if n_val + n_test >= n:
-        raise ValueError(
+        raise SplitSizeError(
             f"validation ({n_val}) + test ({n_test}) must leave at least one of the "
-            f"{n} '{name}' images for training; choose smaller splits."
+            f"{n} '{name}' images for training; choose smaller splits (--validation, "
+            f"--test)."
         )
     val_idx, test_idx, train_idx = _split_indices(
         labels, (n_val, n_test), seed, stratify
@@ -834,9 +841,9 @@ def load_mnist_splits(
     )
     n_val = _check_size(validation, "validation", len(labels))
     if n_val >= len(labels):
-        raise ValueError(
+        raise SplitSizeError(
             f"validation ({n_val}) must be smaller than the {len(labels)} training "
-            f"images of '{name}'; choose a smaller validation split."
+            f"images of '{name}'; choose a smaller validation split (--validation)."
         )
     val_idx, train_idx = _split_indices(labels, (n_val,), seed, stratify)
     train = _scaled_subset(images, labels, train_idx, name, "train", dtype)

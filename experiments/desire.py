@@ -111,7 +111,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -131,7 +130,7 @@ from brian2 import (
 
 from experiments.options import (DATA_FIELDS, add_field_options, field_overrides,
                                  given_options, preset_default)
-from experiments.training import ConfigurationError, ImageProtocol, load_image_splits
+from experiments.training import ConfigurationError, ImageProtocol, is_number, load_image_splits
 from models.devices import use_source_queues
 from models.neurons import get_neuron_model
 from models.populations import layer
@@ -252,7 +251,7 @@ class DesireConfig:
         if unknown:
             raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
         d = dict(d)
-        if "hidden" in d:
+        if isinstance(d.get("hidden"), list):
             d["hidden"] = tuple(d["hidden"])
         return cls(**d)
 
@@ -288,9 +287,9 @@ class DesireConfig:
                  f"({self.error_margin}): the label neuron's target count N* = T - "
                  f"error_margin = {self.n_steps - self.error_margin} must be positive. "
                  "Raise --steps or lower --error-margin.")
-        if not (self.dt_ms > 0 and math.isfinite(self.dt_ms)):
+        if not is_number(self.dt_ms) or self.dt_ms <= 0:
             fail(f"dt_ms: the time step must be > 0 ms, got {self.dt_ms!r}.")
-        if not 0 < self.decay < 1:
+        if not is_number(self.decay) or not 0 < self.decay < 1:
             fail(f"decay: the per-step decay must lie in (0, 1), got {self.decay!r} "
                  "(the paper uses 0.75).")
         if self.decay ** -(self.n_steps - 1) > _MAX_DYNAMIC_RANGE:
@@ -298,21 +297,21 @@ class DesireConfig:
                  f"{self.decay ** -(self.n_steps - 1):.3g} exceeds {_MAX_DYNAMIC_RANGE:g}, "
                  "which would cost the event-driven learning sum its precision; use fewer "
                  "steps or a decay closer to 1.")
-        if not self.v_th > 0:
+        if not is_number(self.v_th) or self.v_th <= 0:
             fail(f"v_th: the threshold must be > 0, got {self.v_th!r}.")
         for name in ("theta_hidden", "theta_output"):
             value = getattr(self, name)
-            if not (value >= 0 and math.isfinite(value)):
+            if not is_number(value) or value < 0:
                 fail(f"{name}: the desire threshold must be a finite number >= 0, got {value!r}.")
         for name in ("dropout_input", "dropout_hidden"):
             value = getattr(self, name)
-            if not 0 <= value < 1:
+            if not is_number(value) or not 0 <= value < 1:
                 fail(f"{name}: a dropout probability must lie in [0, 1), got {value!r} "
                      "(0 switches dropout off).")
-        if not (self.learning_rate >= 0 and math.isfinite(self.learning_rate)):
+        if not is_number(self.learning_rate) or self.learning_rate < 0:
             fail(f"learning_rate: must be a finite number >= 0, got {self.learning_rate!r} "
                  "(the paper uses 1e-5; 0 trains nothing).")
-        if not (self.lr_decay >= 0 and math.isfinite(self.lr_decay)):
+        if not is_number(self.lr_decay) or self.lr_decay < 0:
             fail(f"lr_decay: must be >= 0, got {self.lr_decay!r} (the paper uses 0.04).")
         if not is_int(self.epochs) or self.epochs < 0:
             fail(f"epochs: must be an integer >= 0, got {self.epochs!r}.")
@@ -336,6 +335,12 @@ class DesireConfig:
                 fail(f"{name}: must be a positive number of samples or None, got {value!r}.")
         if self.device not in TARGETS:
             fail(f"device: unknown device {self.device!r}; choose one of {', '.join(TARGETS)}.")
+        if not isinstance(self.shuffle, bool):
+            fail(f"shuffle: must be true or false, got {self.shuffle!r}.")
+        if self.weight_dtype not in ("float64", "float32"):
+            fail(f"weight_dtype: must be 'float64' or 'float32', got {self.weight_dtype!r}.")
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            fail(f"data_dir: must be a directory name or None, got {self.data_dir!r}.")
         return self
 
 
@@ -381,7 +386,7 @@ def make_config(preset: str = "paper", dataset: str | None = None, **overrides) 
         )
     values = dict(table[dataset])
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if "hidden" in values:
+    if isinstance(values.get("hidden"), (list, np.ndarray)):
         values["hidden"] = tuple(values["hidden"])
     known = {f.name for f in fields(DesireConfig)}
     unknown = sorted(set(values) - known)
@@ -1311,7 +1316,7 @@ def _resume_config(args, folder) -> DesireConfig:
 
 def main(args) -> int:
     """Run ``python -m experiments desire`` with parsed ``args``; returns the exit code."""
-    from experiments.results import RunFolder
+    from experiments.results import RunFolder, check_resumable
     from experiments.training import Trainer
 
     if args.resume is not None:
@@ -1321,6 +1326,8 @@ def main(args) -> int:
         cfg = config_from_args(args)
         folder = None
     protocol = DesireProtocol(cfg)  # loads the data: fails here, before compiling
+    if folder is not None:
+        check_resumable(protocol, folder.path)  # before anything in the folder changes
     if folder is None:
         folder = RunFolder.create(args.out, PROTOCOL, cfg.to_dict(), run_id=_run_id(cfg),
                                   device=_device_description(cfg), seeds=protocol.seeds())

@@ -172,7 +172,7 @@ class EIRatioConfig:
             value = getattr(self, name)
             if not is_number(value) or value <= 0:
                 fail(f"{name}: must be a positive number, got {value!r}.")
-        if not 0 < self.latency_threshold < 1:
+        if not is_number(self.latency_threshold) or not 0 < self.latency_threshold < 1:
             fail(f"latency_threshold: must lie in (0, 1), got {self.latency_threshold!r}.")
         if not is_number(self.learning_rate) or self.learning_rate < 0:
             fail(f"learning_rate: must be a number >= 0, got {self.learning_rate!r}.")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 
-from experiments.ei_ratio import GRIDS, sweep_points, sweep_task
+from experiments.ei_ratio import GRIDS, load_data, make_config, sweep_points, sweep_task
 
 __all__ = ["add_arguments", "main"]
 
@@ -33,6 +33,8 @@ def _axis(text: str) -> list[float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from models.devices import TARGETS
+
     parser.add_argument("kind", choices=sorted(GRIDS),
                         help="rate: E fraction x initial input scale; noise: weight noise x "
                              "E fraction")
@@ -62,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "cluster, or 'serial'; default: a local cluster")
     parser.add_argument("--workers", type=int, default=None,
                         help="local cluster: worker processes; default: one per core")
+    parser.add_argument("--device", choices=TARGETS, default=None,
+                        help="simulation device of every task; default: cpp")
     parser.add_argument("--own-build-cache", action="store_true",
                         help="each task compiles into its own folder (default: shared cache)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -69,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def main(args) -> int:
-    from experiments.sweep import SweepError, run_sweep
+    from experiments.sweep import SERIAL, SweepError, run_sweep
+    from models.devices import NoGPUError
 
     axes = {}
     if args.e_fractions is not None:
@@ -86,12 +91,21 @@ def main(args) -> int:
         raise SweepError(f"--trials must be at least 1, got {args.trials}")
     points = sweep_points(args.kind, args.preset, axes, epochs=args.epochs,
                           train_samples=args.train_samples, eval_samples=args.eval_samples,
-                          data_dir=args.data_dir)
+                          data_dir=args.data_dir, device=args.device)
+    if args.scheduler is None or args.scheduler.strip().lower() in SERIAL:
+        # The tasks run on this machine: read the data once here, so that a missing or
+        # corrupt data set stops the sweep with its message (exit 2) before any task
+        # folder is made. (Workers of an external cluster may see other files.)
+        first = dict(points[0])
+        load_data(make_config(first.pop("preset"), first.pop("dataset", None), **first))
     name = args.name or f"ei_ratio_{args.kind}_{args.preset}"
     results = run_sweep(name, sweep_task, points, root=args.out, trials=args.trials,
                         scheduler=args.scheduler, n_workers=args.workers,
                         own_build_cache=args.own_build_cache, progress=not args.no_progress)
     failed = [r for r in results if not r.ok]
+    no_gpu = NoGPUError.from_task_errors(r.error for r in results)
+    if no_gpu is not None:  # --device cuda without a GPU: every task compiled, none ran
+        raise no_gpu
     print(f"{len(results) - len(failed)} of {len(results)} tasks done; summary in "
           f"{args.out}/{name}/summary.jsonl; figures: python -m figures ei_ratio "
           f"{args.out}/{name}", flush=True)

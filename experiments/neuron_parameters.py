@@ -155,7 +155,7 @@ class NeuronParamConfig:
             raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
         d = dict(d)
         for name in ("noise_sigmas", "salt_pepper"):
-            if name in d:
+            if isinstance(d.get(name), list):
                 d[name] = tuple(d[name])
         return cls(**d)
 
@@ -169,7 +169,7 @@ class NeuronParamConfig:
         if self.study not in STUDIES:
             fail(f"study: unknown study {self.study!r}; choose one of {', '.join(STUDIES)}.")
         conditions = STUDIES[self.study]["conditions"]
-        if self.condition not in conditions:
+        if not isinstance(self.condition, str) or self.condition not in conditions:
             fail(f"condition: unknown condition {self.condition!r} for {self.study}; choose "
                  f"one of {', '.join(conditions)}.")
         check_image_fields(self, PRESETS, ConfigError)
@@ -201,6 +201,9 @@ class NeuronParamConfig:
             if getattr(self, name) not in allowed:
                 fail(f"{name}: must be one of {', '.join(allowed)}, got {getattr(self, name)!r}.")
         for name, top in (("noise_sigmas", None), ("salt_pepper", 1.0)):
+            if not isinstance(getattr(self, name), tuple):
+                fail(f"{name}: must be a list of noise levels (empty: none), got "
+                     f"{getattr(self, name)!r}.")
             for value in getattr(self, name):
                 if not is_number(value) or value < 0 or (top is not None and value > top):
                     fail(f"{name}: every level must be a number >= 0"
@@ -265,7 +268,7 @@ def make_config(study: str, preset: str = "paper", dataset: str | None = None,
     if unknown:
         raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
     for name in ("noise_sigmas", "salt_pepper"):
-        if name in values:
+        if isinstance(values.get(name), (list, np.ndarray)):
             values[name] = tuple(values[name])
     return NeuronParamConfig(study=study, preset=preset, dataset=dataset, **values).validate()
 
@@ -588,12 +591,8 @@ def add_arguments(parser: argparse.ArgumentParser, study: str) -> argparse.Argum
     add_run_options(parser, NeuronParamConfig, PRESETS, "mnist")
     parser.add_argument("--resume", default=None, metavar="RUN",
                         help="continue the run in this results folder from its checkpoint")
-    table = dict(_CLI_FIELDS)
-    defaults = STUDIES[study]["defaults"]
-    table = {opt: (name, type_, text + (f" ({study} default: {defaults[name]})"
-                                        if name in defaults else ""))
-             for opt, (name, type_, text) in table.items()}
-    add_field_options(parser, table, NeuronParamConfig, PRESETS,
+    add_field_options(parser, _CLI_FIELDS, NeuronParamConfig, PRESETS,
+                      defaults=STUDIES[study]["defaults"],
                       choices={"condition": tuple(STUDIES[study]["conditions"]),
                                "tau_per": ("layer", "neuron"),
                                "lr_schedule": ("cosine", "exponential"),

@@ -28,10 +28,11 @@ def _show(value) -> str:
     return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
-def preset_default(config_cls, presets: dict, field_name: str) -> str:
+def preset_default(config_cls, presets: dict, field_name: str, base=None) -> str:
     """``default: X (preset/dataset: Y; ...)`` for a configuration field whose value some
-    presets change (escaped for argparse)."""
-    base = getattr(config_cls(), field_name)
+    presets change (escaped for argparse); ``base`` replaces the dataclass's default
+    (e.g. a study's own default)."""
+    base = getattr(config_cls(), field_name) if base is None else base
     special = [f"{preset}/{dataset}: {_show(values[field_name])}"
                for preset, table in presets.items() for dataset, values in table.items()
                if field_name in values and values[field_name] != base]
@@ -67,13 +68,16 @@ def _dest(option: str) -> str:
 
 
 def add_field_options(parser: argparse.ArgumentParser, fields: dict, config_cls, presets: dict,
-                      choices: dict | None = None, multiple: tuple = ()) -> None:
+                      choices: dict | None = None, multiple: tuple = (),
+                      defaults: dict | None = None) -> None:
     """Add one option per entry of ``fields`` (default ``None``: the preset decides),
-    with ``choices`` per field name and ``nargs='+'`` for the fields in ``multiple``."""
+    with ``choices`` per field name, ``nargs='+'`` for the fields in ``multiple``, and
+    ``defaults`` replacing the dataclass's defaults in the help."""
     choices = choices or {}
+    defaults = defaults or {}
     for option, (field_name, type_, text) in fields.items():
-        kwargs = dict(type=type_, default=None,
-                      help=f"{text}; {preset_default(config_cls, presets, field_name)}")
+        shown = preset_default(config_cls, presets, field_name, defaults.get(field_name))
+        kwargs = dict(type=type_, default=None, help=f"{text}; {shown}")
         if field_name in choices:
             kwargs["choices"] = choices[field_name]
         if field_name in multiple:

@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -39,6 +40,8 @@ import numpy as np
 __all__ = [
     "RunFolder",
     "NotARunError",
+    "ResultsPathError",
+    "check_resumable",
     "atomic_write_bytes",
     "atomic_write_text",
     "provenance",
@@ -60,6 +63,11 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 class NotARunError(ValueError):
     """A path given as a run folder (e.g. to ``--resume``) is not one."""
+
+
+class ResultsPathError(ValueError):
+    """The results root (``--out``) cannot hold run folders: it is a file, or a folder
+    that cannot be written to. The message names the path and the fix."""
 
 
 # --------------------------------------------------------------------------------------
@@ -213,16 +221,25 @@ class RunFolder:
             Stored in ``config.json`` beside the parameters.
         """
         base = Path(root) / protocol
-        base.mkdir(parents=True, exist_ok=True)
         run_id = run_id or new_run_id(protocol)
         path, k = base / run_id, 1
-        while True:
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                k += 1
-                path = base / f"{run_id}-{k}"
+        # Provenance (git runs) first: the folder then lacks its config.json only for
+        # the moment of one atomic write.
+        info = provenance(device)
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            while True:
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    k += 1
+                    path = base / f"{run_id}-{k}"
+        except OSError as err:
+            raise ResultsPathError(
+                f"--out: cannot make the run folder {path} ({err.strerror or err}); give "
+                "--out a folder you can write to (it is made if missing), not a file."
+            ) from None
         folder = cls(path)
         document = {
             "protocol": protocol,
@@ -230,7 +247,7 @@ class RunFolder:
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "config": config,
             "seeds": seeds or {},
-            "provenance": provenance(device),
+            "provenance": info,
         }
         atomic_write_text(folder.config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
         return folder
@@ -287,6 +304,18 @@ class RunFolder:
             return []
         return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
 
+    def remove_temporaries(self) -> list[str]:
+        """Delete the temporary files (``.<name>.*.tmp``) that an atomic write leaves
+        when its process is killed before the rename; nothing reads them. Call only
+        while no other process writes in the folder (e.g. when a run resumes). Returns
+        the names deleted."""
+        removed = []
+        for directory in (self.path, self.recordings_path):
+            for path in directory.glob(".*.tmp") if directory.is_dir() else ():
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+        return removed
+
     def log(self, message: str) -> None:
         """Append a time-stamped line to ``log.txt``."""
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
@@ -311,9 +340,17 @@ class RunFolder:
                 f"--resume: '{self.path}' has no {CHECKPOINT_FILE} (the run stopped before "
                 "its first checkpoint); start a new run instead."
             )
-        with np.load(self.checkpoint_path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files if name != "__meta__"}
-            meta = json.loads(str(data["__meta__"]))
+        try:
+            with np.load(self.checkpoint_path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files if name != "__meta__"}
+                meta = json.loads(str(data["__meta__"]))
+            if not isinstance(meta, dict):
+                raise ValueError("its metadata is not a JSON object")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            raise NotARunError(
+                f"--resume: '{self.checkpoint_path}' is unreadable ({err}); it is corrupt or "
+                "was cut short. Start a new run instead (or restore the file from a copy)."
+            ) from None
         return arrays, meta
 
     # -- recordings -------------------------------------------------------------------
@@ -341,3 +378,57 @@ class RunFolder:
         if not self.recordings_path.is_dir():
             return []
         return sorted(p.stem for p in self.recordings_path.glob("*.npz"))
+
+
+# --------------------------------------------------------------------------------------
+# Resuming
+# --------------------------------------------------------------------------------------
+
+
+def check_resumable(protocol, path) -> None:
+    """Check, reading only, that the checkpoint in the run folder ``path`` (if it has
+    one) can be resumed by ``protocol`` (see :mod:`experiments.training`): its metadata
+    has this version's format, the protocol's name, chunk size and number of training
+    samples, and it holds exactly the learned arrays of ``protocol.initial_state()``
+    with their shapes. Called before a resumed run changes anything in its folder.
+
+    Raises
+    ------
+    NotARunError
+        The checkpoint is unreadable, or was written by another configuration or
+        architecture (e.g. another hidden size); the message names the array or field,
+        both values and the fix.
+    """
+    from experiments.training import _STATS_PREFIX, CHECKPOINT_FORMAT
+
+    folder = RunFolder(path)
+    if not folder.checkpoint_path.is_file():
+        return
+    arrays, meta = folder.read_checkpoint()
+    fix = ("resume it with the configuration it was written with, or start a new run "
+           "without --resume.")
+    where = f"--resume: the checkpoint '{folder.checkpoint_path}'"
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise NotARunError(f"{where} has format {meta.get('format')!r}, not "
+                           f"{CHECKPOINT_FORMAT}: it was written by another version of this "
+                           "package; start a new run without --resume.")
+    for key, value in (("protocol", protocol.name), ("chunk_size", protocol.chunk_size),
+                       ("n_train", protocol.n_train)):
+        if meta.get(key) != value:
+            raise NotARunError(f"{where} was written with {key} {meta.get(key)!r}, but the "
+                               f"run's configuration ({CONFIG_FILE}) gives {value!r}; {fix}")
+    learned = {k: v for k, v in arrays.items() if not k.startswith(_STATS_PREFIX)}
+    expected = {k: np.shape(v) for k, v in protocol.initial_state().items()}
+    if set(learned) != set(expected):
+        extra, missing = sorted(set(learned) - set(expected)), sorted(set(expected) - set(learned))
+        raise NotARunError(
+            f"{where} does not hold the learned state of this network"
+            + (f"; it lacks {', '.join(missing)}" if missing else "")
+            + (f"; it has {', '.join(extra)}, which this network does not learn" if extra else "")
+            + f". It was written by another architecture or condition; {fix}")
+    for name in expected:  # in the protocol's order: weights first
+        if learned[name].shape != expected[name]:
+            raise NotARunError(
+                f"{where} holds {name} of shape {learned[name].shape}, but the network of "
+                f"the run's configuration ({CONFIG_FILE}) needs {expected[name]}: it was "
+                f"written by another architecture (e.g. another hidden size); {fix}")

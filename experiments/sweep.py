@@ -417,10 +417,13 @@ def run_sweep(name: str, task: Callable, points: Iterable[Mapping], root="result
     SweepError
         Before any task runs or any folder is made: empty grid, trials < 1, task not
         callable, duplicate grid points, unreachable scheduler, ``own_build_cache`` with
-        multi-threaded external workers.
+        multi-threaded external workers, a ``<root>/<name>`` that is a file or holds
+        results of something else (a run folder, runs of a protocol, another sweep's
+        tasks); or when the task folders cannot be made (``root`` not writable).
     """
     points = _validate(name, task, points, trials, scheduler, n_workers)
     sweep_dir = Path(root).expanduser().resolve() / name
+    _check_sweep_dir(sweep_dir, name)
     plan = []  # (task id, params, folder)
     seen = {}
     for point in points:
@@ -474,6 +477,35 @@ def run_sweep(name: str, task: Callable, points: Iterable[Mapping], root="result
     return results
 
 
+def _check_sweep_dir(sweep_dir: Path, name: str) -> None:
+    """SweepError unless ``sweep_dir`` is missing, or a folder of this sweep's tasks
+    (reads only): never write task folders and a summary into a file, a run folder or a
+    folder of another protocol's runs or another sweep's tasks."""
+    fix = "give the sweep another name (--name) or results root (--out)"
+    for parent in (sweep_dir, *sweep_dir.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise SweepError(f"cannot make the sweep folder {sweep_dir}: '{parent}' is "
+                                 f"a file, not a folder; {fix}")
+            break
+    if not sweep_dir.is_dir():
+        return
+    if (sweep_dir / CONFIG_FILE).is_file():
+        raise SweepError(f"'{sweep_dir}' is a run folder (it has {CONFIG_FILE}), not a "
+                         f"folder of sweep tasks; {fix}")
+    for config in sorted(sweep_dir.glob(f"*/{CONFIG_FILE}")):
+        try:
+            document = json.loads(config.read_text())
+            owner = document.get("sweep", {}).get("name"), document.get("protocol")
+        except (OSError, ValueError, AttributeError):
+            continue  # unreadable: the task is run again and rewrites it
+        if owner[0] != name:
+            what = (f"tasks of the sweep {owner[0]!r}" if owner[0] is not None
+                    else f"runs of protocol {owner[1]!r}")
+            raise SweepError(f"'{sweep_dir}' holds {what} (e.g. {config.parent.name}), not "
+                             f"tasks of the sweep {name!r}; {fix}")
+
+
 def _check_threads(client, own_build_cache: bool) -> None:
     if not own_build_cache:
         return
@@ -512,8 +544,12 @@ def _run_tasks(client, task, name, pending, sweep_dir, own_build_cache, progress
     if not pending:
         return
     about = provenance()  # once: it calls git, which costs ~10 ms a task
-    for tid, params, folder in pending:
-        _prepare_folder(name, tid, params, folder, task, about)
+    try:
+        for tid, params, folder in pending:
+            _prepare_folder(name, tid, params, folder, task, about)
+    except OSError as err:
+        raise SweepError(f"cannot make the task folder {folder} ({err.strerror or err}); "
+                         "give a results root (--out) you can write to") from None
     bar = tqdm(total=n_total, initial=n_finished, desc=f"sweep {name}", unit="task",
                disable=not progress)
     failed = 0

@@ -13,8 +13,10 @@ After every chunk the engine writes an atomic checkpoint (``checkpoint.npz`` in 
 cursor within the epoch, the seeds, the training statistics and all metrics so far.
 Random streams are drawn by the protocol from ``(seed, epoch, chunk)``, never from a
 generator that lives across chunks, so a run resumed from a checkpoint repeats exactly
-the chunks it lost and ends with bit-identical weights (a test kills the command line
-with SIGKILL in mid-epoch and checks this).
+the chunks it lost and ends with bit-identical weights (tests kill the command line
+with SIGKILL at random points, and while a checkpoint is written, and check this). A run
+resumed before its first checkpoint starts from the beginning; the temporary files of
+writes cut short are deleted, never read.
 
 At the end of every epoch the engine evaluates on the protocol's evaluation split with
 learning off (the same binary; the protocol's ``eval_run_args`` gate learning) and
@@ -93,7 +95,7 @@ def load_image_splits(cfg, error=ConfigurationError):
     Raises ``error`` (a :class:`ConfigurationError`) when the data cannot be found or
     read, with the message of :mod:`experiments.datasets` (it names the files and the fix).
     """
-    from experiments.datasets import DatasetError, load_dataset
+    from experiments.datasets import DatasetError, SplitSizeError, load_dataset
 
     kwargs = dict(validation=cfg.validation)
     if cfg.dataset == "digits":
@@ -102,6 +104,8 @@ def load_image_splits(cfg, error=ConfigurationError):
         kwargs.update(data_dir=cfg.data_dir, use_test=cfg.eval_split == "test")
     try:
         splits = load_dataset(cfg.dataset, **kwargs)
+    except SplitSizeError as err:
+        raise error(f"validation: {err}") from None
     except (FileNotFoundError, DatasetError) as err:
         raise error(f"data_dir: {err}") from None
     evaluation = splits.test if cfg.eval_split == "test" else splits.validation
@@ -135,8 +139,10 @@ def check_image_fields(cfg, presets: dict, error=ConfigurationError) -> None:
     from experiments.datasets import KNOWN_DATASETS
     from models.devices import TARGETS
 
-    if cfg.preset not in presets:
+    if not isinstance(cfg.preset, str) or cfg.preset not in presets:
         raise error(f"preset: unknown preset {cfg.preset!r}; choose one of {', '.join(presets)}.")
+    if cfg.data_dir is not None and not isinstance(cfg.data_dir, str):
+        raise error(f"data_dir: must be a directory name or None, got {cfg.data_dir!r}.")
     if cfg.dataset not in KNOWN_DATASETS:
         raise error(f"dataset: unknown dataset {cfg.dataset!r}; choose one of "
                     f"{', '.join(KNOWN_DATASETS)}.")
@@ -335,15 +341,25 @@ class Trainer:
         return dict(method(split, sums)) if method is not None and sums else {}
 
     def run(self, resume: bool = False) -> TrainingState:
-        """Train for the protocol's number of epochs (continuing from the checkpoint if
-        ``resume``); returns the final state. Evaluates after every epoch."""
+        """Train for the protocol's number of epochs (continuing from the folder's
+        checkpoint if ``resume``; from the beginning if it has none yet); returns the
+        final state. Evaluates after every epoch."""
         p = self.protocol
-        if resume:
+        removed = self.folder.remove_temporaries()
+        if removed:
+            self.folder.log(f"deleted {', '.join(removed)}: writes cut short by a kill")
+        if resume and self.folder.checkpoint_path.is_file():
             arrays, meta = self.folder.read_checkpoint()
             state = TrainingState.from_checkpoint(arrays, meta, p)
+            # A kill between the checkpoint's rename and the metrics' leaves the metrics
+            # one evaluation behind (for good, if that was the last checkpoint).
+            self.folder.write_metrics(state.metrics)
             self.folder.log(f"resumed at epoch {state.epoch}, sample {state.cursor} "
                             f"({state.samples_seen} samples trained so far)")
         else:
+            if resume:
+                self.folder.log("no checkpoint to resume from (the run stopped before its "
+                                "first one): starting from the beginning")
             state = TrainingState(arrays=p.initial_state())
             self.folder.log(f"new run: {p.n_epochs} epochs of {p.n_train} samples, "
                             f"chunks of {p.chunk_size}, evaluation on {p.n_eval} samples")
@@ -470,7 +486,7 @@ def open_run(protocol, cfg, root, *, run_id=None, resume=False, label="",
     import dataclasses
     from pathlib import Path
 
-    from experiments.results import new_run_id
+    from experiments.results import check_resumable, new_run_id
 
     existing = None if run_id is None else RunFolder(Path(root) / protocol.name / run_id)
     if resume and existing is not None and existing.config_path.is_file():
@@ -479,6 +495,7 @@ def open_run(protocol, cfg, root, *, run_id=None, resume=False, label="",
         if dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device) != cfg:
             raise error(f"--resume: the run in {folder.path} has another configuration; "
                         "start a new run instead.")
+        check_resumable(protocol, folder.path)  # before anything in the folder changes
         folder.update_config(config=cfg.to_dict())
         return folder, folder.checkpoint_path.is_file()
     folder = RunFolder.create(root, protocol.name, cfg.to_dict(),
@@ -497,6 +514,9 @@ def resumed_config(args, given: list, protocol_name: str, stored_config,
     import dataclasses
     from pathlib import Path
 
+    given = list(given) + [option for option, value in (("--dataset", args.dataset),
+                                                         ("--data-dir", args.data_dir))
+                           if value is not None]
     if given:
         raise error(f"--resume continues a run with its own configuration; "
                     f"{', '.join(given)} cannot change.")

@@ -85,6 +85,11 @@ def main(argv=None) -> int:
                      help="output directory; default: RUN/figures for one RUN, "
                           "<common parent>/figures for several")
     args = parser.parse_args(argv)
+    if args.out is not None:
+        problem = _out_problem(Path(args.out))
+        if problem:
+            print(f"python -m figures {args.figure}: {problem}", file=sys.stderr)
+            return 2
 
     if args.figure == "desire":
         return _desire(args)
@@ -98,7 +103,7 @@ def main(argv=None) -> int:
         parser.error(f"--samples must be a positive integer; got {args.samples}")
     from brian2 import prefs, seed, set_device
 
-    from experiments.datasets import load_dataset
+    from experiments.datasets import DatasetError, load_dataset
     from figures.library import make_library_figures
 
     # Small networks, many of them: Brian2's runtime mode avoids a C++ build
@@ -107,15 +112,39 @@ def main(argv=None) -> int:
     prefs.codegen.target = "numpy"
     seed(args.seed)
     kwargs = {} if args.dataset == "digits" else {"data_dir": args.data_dir}
-    splits = load_dataset(args.dataset, **kwargs)
+    try:
+        splits = load_dataset(args.dataset, **kwargs)
+    except (FileNotFoundError, DatasetError) as err:
+        print(f"python -m figures library: --data-dir: {err}", file=sys.stderr)
+        return 2
     data = splits.train
     images, labels = data.images[: args.samples], data.labels[: args.samples]
     t0 = time.time()
-    written = make_library_figures(images, labels, Path(args.out), args.only)
+    try:
+        written = make_library_figures(images, labels, Path(args.out), args.only)
+    except PermissionError as err:
+        return _unwritable("python -m figures library", err)
     n_files = sum(len(v) for v in written.values())
     print(f"wrote {n_files} files for {len(written)} models to {args.out} "
           f"in {time.time() - t0:.1f} s")
     return 0
+
+
+def _out_problem(out: Path) -> str | None:
+    """Why ``--out`` cannot be the output folder (it or a parent is a file), or None."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                return (f"--out: '{path}' is a file, not a folder; give --out a folder "
+                        "(it is made if missing)")
+            return None
+    return None
+
+
+def _unwritable(command: str, err: OSError) -> int:
+    print(f"{command}: cannot write '{err.filename}' ({err.strerror}); give --out a folder "
+          "you can write to", file=sys.stderr)
+    return 2
 
 
 def _desire(args) -> int:
@@ -130,6 +159,8 @@ def _desire(args) -> int:
     except (NotARunError, ValueError, FileNotFoundError) as err:
         print(f"python -m figures desire: {err}", file=sys.stderr)
         return 2
+    except PermissionError as err:
+        return _unwritable("python -m figures desire", err)
     folder = Path(written["accuracy"][0]).parent
     print(f"wrote {sum(len(v) for v in written.values())} files "
           f"({', '.join(written)}) to {folder}")
@@ -147,6 +178,8 @@ def _ei_ratio(args) -> int:
     except (NotASweepError, ValueError, FileNotFoundError) as err:
         print(f"python -m figures ei_ratio: {err}", file=sys.stderr)
         return 2
+    except PermissionError as err:
+        return _unwritable("python -m figures ei_ratio", err)
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
     if not written:
@@ -197,6 +230,8 @@ def _run_figures(args, make) -> int:
     except (NotARunError, ValueError, FileNotFoundError) as err:
         print(f"{command}: {err}", file=sys.stderr)
         return 2
+    except PermissionError as err:
+        return _unwritable(command, err)
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
     if not written:

@@ -63,6 +63,14 @@ def find_run(path) -> RunFolder:
     """
     path = Path(path)
     if (path / "config.json").is_file():
+        try:
+            protocol = RunFolder(path).read_config().get("protocol", "desire")
+        except (OSError, ValueError, AttributeError):
+            protocol = "desire"  # RunFolder.open names what is wrong with the file
+        if protocol != "desire":
+            raise NotARunError(f"'{path}' is a run of protocol {protocol!r}, not 'desire'"
+                               + (f" (draw it with `python -m figures {protocol}`)."
+                                  if protocol in ("plif", "stl", "balanced_tuning") else "."))
         return RunFolder.open(path, protocol="desire")
     candidates = [p.parent for pattern in ("*/config.json", "desire/*/config.json")
                   for p in path.glob(pattern)]

@@ -84,13 +84,14 @@ reset between samples: the rest period lets it decay, as in Diehl & Cook (2015).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 from brian2 import (
     Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, TimedArray, defaultclock, mV, ms,
 )
 
+from .devices import atomic_codeobj_class
 from .populations import ei_population, layer, n_excitatory
 from .synapses import synapses
 
@@ -491,7 +492,9 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
         end = dict(dt=T_sample, when="start")
         syn_ie.run_regularly(EQ_UPDATE, order=0, name=f"{name}_ie_update", **end)
         hidden.run_regularly("wsum_ie = 0", order=1, name=f"{name}_ie_clear", **end)
-        syn_ie.run_regularly(EQ_SUM, order=2, name=f"{name}_ie_sum", **end)
+        # Many synapses add into one cell's sum: atomic on CUDA (see atomic_codeobj_class).
+        syn_ie.run_regularly(EQ_SUM, order=2, name=f"{name}_ie_sum",
+                             codeobj_class=atomic_codeobj_class(), **end)
         syn_ie.run_regularly(EQ_RESCALE, order=3, name=f"{name}_ie_rescale", **end)
         hidden.run_regularly("eq_Q = 0", order=4, name=f"{name}_eq_reset", **end)
         objects.append(syn_ie)

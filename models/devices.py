@@ -23,7 +23,11 @@ Targets
     ``nvidia-curand`` wheel. Without a GPU (``nvidia-smi`` missing or failing) GPU
     detection is switched off and the code is compiled for a given compute capability
     (9.0, Hopper, unless the argument or ``SNN_CUDA_COMPUTE_CAPABILITY`` says
-    otherwise); such a build can be compiled but not run.
+    otherwise); such a build can be compiled but not run (running it raises
+    :class:`NoGPUError`, which names the build folder; the command line reports it with
+    exit code 3). Brian2CUDA runs a Synapses ``run_regularly`` in parallel without
+    atomics: code that adds into pre- or postsynaptic variables passes
+    ``codeobj_class=atomic_codeobj_class()`` (``None``, the default, on other devices).
 
 Build cache and locking
 -----------------------
@@ -46,7 +50,9 @@ cache root (``cache_dir`` argument, else ``$SNN_BUILD_CACHE``, else
    held by the returned handle until :meth:`CompiledNetwork.close` (or garbage collection,
    or the end of the process), so two processes (or two live handles in one process)
    never build or run in the same directory, and a second user of the same code gets
-   its own slot ``k+1``.
+   its own slot ``k+1``. A slot in which a live process still works (the ``make`` or
+   the binary of a process killed with SIGKILL runs on, without the lock) is not free
+   either.
 4. A slot without a binary is first seeded with a copy (object files and modification
    times included) of an unlocked compiled slot whose code files have the same names
    and toolchain (a "structure" key in ``<slot>/.structure``): a changed constant then
@@ -61,7 +67,11 @@ cache root (``cache_dir`` argument, else ``$SNN_BUILD_CACHE``, else
    slot's ``static_arrays/`` that the new build does not have (stale ``init_*`` files
    left by earlier ``run_args``) are deleted; the staging directory is removed.
 6. ``device.project_dir`` / ``device.results_dir`` are pointed at the slot and
-   ``device.compile_source(slot, compiler, debug, clean=False)`` runs ``make``; each
+   ``device.compile_source(slot, compiler, debug, clean=False)`` runs ``make``. From
+   the claim until ``make`` has finished, the slot holds a ``.building`` marker: when a
+   build is killed (while seeding, copying or compiling), the next build in the slot
+   deletes the object files, ``make.deps`` and binary written since the marker, which
+   may be cut short and would otherwise count as up to date. Each
    :meth:`CompiledNetwork.run` calls ``device.run(slot, with_output=False,
    run_args=...)`` after deleting the previous run's ``static_arrays/init_*`` files and
    results.
@@ -144,7 +154,9 @@ __all__ = [
     "build",
     "resolve_cache_root",
     "gpu_available",
+    "NoGPUError",
     "use_source_queues",
+    "atomic_codeobj_class",
     "find_cuda_path",
     "find_curand",
 ]
@@ -170,9 +182,11 @@ _MAX_SLOTS = 256
 #: not code: they are left out of the code hash.
 _DATA_DIRS = ("static_arrays", "results")
 _STRUCTURE_FILE = ".structure"
+#: Marker of a build in progress in a slot (see _discard_interrupted_build).
+_BUILDING_FILE = ".building"
 _HEADER = re.compile(r"\.(h|hh|hpp|cuh)$")
 _BUILD_PRODUCTS = re.compile(
-    r"(\.o|\.d|\.obj|\.deps|\.log|\.lock)$|^main(\.exe)?$|^\.lock$|^\.structure$"
+    r"(\.o|\.d|\.obj|\.deps|\.log|\.lock)$|^main(\.exe)?$|^\.lock$|^\.structure$|^\.building$"
 )
 
 
@@ -383,6 +397,57 @@ def select_device(
 # --------------------------------------------------------------------------------------
 
 
+class NoGPUError(RuntimeError):
+    """A CUDA network was compiled (in :attr:`directory`) on a machine without a GPU and
+    was then asked to run. The command line stops with this message (exit status 3).
+
+    ``directory`` may also be a list: the builds of several tasks of a sweep (see
+    :meth:`from_task_errors`); :attr:`directories` lists them all."""
+
+    _PREFIX = "NoGPUError: "
+    _WHERE = re.compile(r"The compiled code is in (.+?); run the command")
+
+    def __init__(self, directory):
+        many = isinstance(directory, (list, tuple))
+        self.directories = [Path(d) for d in (directory if many else [directory])]
+        self.directory = self.directories[0]
+        where = ", ".join(str(d) for d in dict.fromkeys(self.directories))
+        super().__init__(
+            f"No GPU available (nvidia-smi lists none): the CUDA code was generated and "
+            f"compiled, but cannot run here. The compiled code is in {where}; "
+            "run the command on a machine where nvidia-smi lists a GPU."
+        )
+
+    @classmethod
+    def from_task_errors(cls, errors) -> "NoGPUError | None":
+        """The error of tasks (e.g. of a Dask sweep, whose one-line errors read
+        ``'NoGPUError: ...'``) that all failed for want of a GPU, naming every build
+        folder; ``None`` if there are none or any failed for another reason."""
+        errors = list(errors)
+        found = [cls._WHERE.search(e or "") for e in errors]
+        if not errors or not all(m and e.startswith(cls._PREFIX)
+                                 for m, e in zip(found, errors)):
+            return None
+        return cls([d for m in found for d in m.group(1).split(", ")])
+
+
+class _QuietBrian2CudaInfo:
+    """Console filter: Brian2CUDA logs about 30 INFO lines per build (every preference);
+    they still go to Brian2's log file, warnings and errors still reach the console."""
+
+    def filter(self, record) -> bool:
+        return record.levelno > 20 or "brian2cuda" not in record.name
+
+
+def _quiet_brian2cuda_info() -> None:
+    from brian2.utils.logger import BrianLogger
+
+    handler = BrianLogger.console_handler
+    if handler is not None and not any(isinstance(f, _QuietBrian2CudaInfo)
+                                       for f in handler.filters):
+        handler.addFilter(_QuietBrian2CudaInfo())
+
+
 def gpu_available() -> bool:
     """Whether ``nvidia-smi -L`` exists and lists at least one GPU."""
     exe = shutil.which("nvidia-smi")
@@ -520,6 +585,7 @@ def _configure_cuda(brian2cuda, cache_root: Path, compute_capability, gpu_id) ->
             list(prefs["codegen.cpp.runtime_library_dirs"]) + [lib],
         )
     _set_pref(f"{base}.extra_compile_args_nvcc", nvcc_args)
+    _quiet_brian2cuda_info()
     _set_pref("codegen.cpp.extra_compile_args_gcc", gcc_args)
     return {
         "gpu": has_gpu,
@@ -631,8 +697,8 @@ def _seed_from_donor(root: Path, target: str, slot: Path, key: str) -> Path | No
         try:
             shutil.copytree(
                 donor, slot, dirs_exist_ok=True, copy_function=shutil.copy2,
-                ignore=shutil.ignore_patterns(".lock", _STRUCTURE_FILE, "results",
-                                              "static_arrays"),
+                ignore=shutil.ignore_patterns(".lock", _STRUCTURE_FILE, _BUILDING_FILE,
+                                              "results", "static_arrays"),
             )
             return donor
         except OSError:
@@ -649,8 +715,51 @@ def _invalidate_objects(slot: Path) -> None:
     (slot / "main").unlink(missing_ok=True)
 
 
+def _discard_interrupted_build(slot: Path) -> bool:
+    """If the last build in ``slot`` was interrupted (its ``.building`` marker is still
+    there: the process was killed while seeding, copying or compiling), delete the build
+    products written since the marker (object files, ``make.deps``, the binary), which
+    may be cut short: ``make`` would take a torn object that is newer than its source for
+    up to date and link it, in this slot, in every later build. Returns whether it did."""
+    try:
+        since = (slot / _BUILDING_FILE).stat().st_mtime_ns
+    except FileNotFoundError:
+        return False
+    for path in [*slot.rglob("*.o"), slot / "make.deps", slot / "main"]:
+        try:
+            if path.stat().st_mtime_ns >= since:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+    (slot / _BUILDING_FILE).unlink(missing_ok=True)
+    return True
+
+
+def _slot_in_use(slot: Path) -> bool:
+    """Whether another live process works in ``slot`` (its current directory is there).
+    Brian2 runs ``make`` and the binary with the slot as their current directory, and a
+    process killed with SIGKILL leaves them running without the slot lock; until they end
+    the slot is not free. Linux only (``/proc``); elsewhere ``False``."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    me, here = str(os.getpid()), str(slot)
+    for pid in entries:
+        if not pid.isdigit() or pid == me:
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:  # gone, a zombie, or another user's
+            continue
+        if cwd == here or cwd.startswith(here + os.sep):
+            return True
+    return False
+
+
 def _claim_slot(root: Path, target: str, digest: str) -> tuple[Path, int, int]:
-    """Take the lock of the first free slot ``<root>/<target>-<hash16>-<k>``."""
+    """Take the lock of the first free slot ``<root>/<target>-<hash16>-<k>`` (one that no
+    process holds locked and no orphaned ``make`` or binary still works in)."""
     for k in range(_MAX_SLOTS):
         slot = root / f"{target}-{digest[:16]}-{k}"
         slot.mkdir(parents=True, exist_ok=True)
@@ -659,6 +768,9 @@ def _claim_slot(root: Path, target: str, digest: str) -> tuple[Path, int, int]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
+            continue
+        if _slot_in_use(slot):
+            _release_lock(fd)
             continue
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}\n".encode())
@@ -822,6 +934,24 @@ def use_source_queues(*synapses) -> bool:
     return True
 
 
+def atomic_codeobj_class():
+    """Code object class for a Synapses ``run_regularly`` that accumulates into pre- or
+    postsynaptic variables (``x_post += w``): Brian2CUDA's atomics code object when the
+    current device is CUDA standalone, else ``None`` (the device's default).
+
+    Brian2CUDA runs a synaptic ``run_regularly`` with one GPU thread per synapse and,
+    unlike synaptic pathways, without atomic operations, so synapses onto the same
+    neuron would overwrite each other's contributions (a data race that compiles
+    silently). The atomics class turns ``x_post += expr`` into ``atomicAdd``. C++
+    standalone and runtime mode run such code serially and are left unchanged.
+    """
+    if _device_target(get_device()) != "cuda":
+        return None
+    from brian2cuda.codeobject import CUDAStandaloneAtomicsCodeObject
+
+    return CUDAStandaloneAtomicsCodeObject
+
+
 def _device_target(device) -> str:
     for target, name in _BRIAN_DEVICE_NAME.items():
         if name in all_devices and device is all_devices[name]:
@@ -953,10 +1083,7 @@ class CompiledNetwork:
 
     def _run_standalone(self, run_args) -> None:
         if self.target == "cuda" and not self.selection.gpu:
-            raise RuntimeError(
-                f"No GPU on this machine: the CUDA build in {self.directory} was compiled "
-                "but cannot run. Run it where nvidia-smi lists a GPU."
-            )
+            raise NoGPUError(self.directory)
         _clear_run_files(self.directory)
         device = self._device
         device.timers["run_binary"] = None
@@ -1124,6 +1251,11 @@ def _build_standalone(
         slot, k, fd = _claim_slot(root, selection.target, digest)
         handle._hold_lock(fd)
         try:
+            # Not a donor while it changes. The marker stays until the compile is done:
+            # the next build of a slot whose build was killed discards what it wrote.
+            (slot / _STRUCTURE_FILE).unlink(missing_ok=True)
+            _discard_interrupted_build(slot)
+            (slot / _BUILDING_FILE).write_text(f"pid {os.getpid()}\n")
             donor = _seed_from_donor(root, selection.target, slot, structure)
             copied = _sync_into_slot(staging, slot)
             # Neither makefile tracks headers reliably (Brian2CUDA's has no header
@@ -1134,7 +1266,6 @@ def _build_standalone(
                 _HEADER.search(rel) or rel == "makefile" for rel in copied
             ):
                 _invalidate_objects(slot)
-            (slot / _STRUCTURE_FILE).unlink(missing_ok=True)
         except BaseException:
             handle.close()
             raise
@@ -1155,4 +1286,5 @@ def _build_standalone(
         handle.close()
         raise
     handle.timings.compile = time.perf_counter() - start
+    (slot / _BUILDING_FILE).unlink()
     (slot / _STRUCTURE_FILE).write_text(structure)  # a compiled slot: may seed others

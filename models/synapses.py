@@ -33,7 +33,7 @@ van Rossum, Bi & Turrigiano (2000). J. Neurosci. 20:8812 (multiplicative STDP).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Mapping
 
 from brian2 import Quantity, Synapses, get_dimensions, get_unit, ms
 from brian2.units.fundamentalunits import DIMENSIONLESS

@@ -1,6 +1,5 @@
 """The library tour behind `make demo` writes one figure per model."""
 
-import numpy as np
 import pytest
 
 from experiments.datasets import load_digits_splits

@@ -7,7 +7,7 @@ wrong update order, wrong fixed point, wrong sign.
 import numpy as np
 import pytest
 from brian2 import (
-    Hz, Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor,
+    Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor,
     TimedArray, mV, ms, prefs, second, set_device, start_scope,
 )
 

@@ -137,3 +137,14 @@ def test_predictions_count_silence_and_ties_as_errors():
 
     counts = np.array([[0, 3, 1], [0, 0, 0], [2, 2, 1], [1, 0, 0]])
     np.testing.assert_array_equal(predictions(counts), [1, -1, -1, 0])
+
+
+@pytest.mark.parametrize("study, condition, theta, encoding",
+                         [("plif", "plif", "1.0", "current"), ("stl", "stl", "2.0", "bernoulli")])
+def test_help_shows_each_studys_own_defaults(study, condition, theta, encoding, capsys):
+    with pytest.raises(SystemExit):
+        cli([study, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"what is learned (see the module help); default: {condition} " in text
+    assert f"initial threshold (> 0); default: {theta} " in text
+    assert f"default: {encoding} " in text

@@ -19,7 +19,6 @@ import json
 from pathlib import Path
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 from experiments.results import RunFolder
