@@ -1,7 +1,9 @@
 """models.devices: runtime / C++ standalone / CUDA standalone, build cache, run_args.
 
 The C++ tests compile (about 7-25 s per cold build on two cores, well under a second
-when the cache is warm); the CUDA test (marker ``cuda_compile``) generates Brian2CUDA
+when the cache is warm); the CUDA test (markers ``cuda_compile`` and ``cuda_compile_all``:
+not in ``make test``, like the protocols' full CUDA compiles in
+``tests/test_cuda_compile.py``, which check the same no-GPU path) generates Brian2CUDA
 code for the E/I network and compiles it with nvcc without a GPU: about 8 minutes on
 two cores (34 .cu files at ~20 s each, dominated by parsing the Thrust headers), about
 30 s when ``SNN_TEST_BUILD_CACHE`` keeps the cache between sessions (Brian2CUDA's code
@@ -383,6 +385,7 @@ def _brian2cuda_importable() -> bool:
 
 
 @pytest.mark.cuda_compile
+@pytest.mark.cuda_compile_all  # 8 min of nvcc: outside make test's budget
 def test_cuda_standalone_compiles_without_gpu(tmp_path, monkeypatch):
     if shutil.which("nvcc") is None:
         pytest.skip("nvcc is not on PATH: CUDA compilation cannot be tested here")
