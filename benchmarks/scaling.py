@@ -38,9 +38,9 @@ __all__ = ["MODELS", "measure_point", "fit_exponent", "main"]
 #: Model -> (protocol module, class, paper dataset, paper T, T grid, chunk size).
 MODELS = {
     "desire": dict(module="experiments.desire", cls="DesireProtocol", dataset="mnist",
-                   steps=(10, 20, 40, 80), chunk=200),
+                   steps=(5, 10, 20, 40), chunk=200),
     "eprop": dict(module="experiments.ei_ratio", cls="EIRatioProtocol",
-                  dataset="fashion-mnist", steps=(25, 50, 100, 200), chunk=512),
+                  dataset="fashion-mnist", steps=(25, 50, 100), chunk=512),
 }
 DEFAULT_HIDDEN = (100, 200, 400, 800, 1600, 3200, 6400)
 
@@ -187,6 +187,7 @@ def section(payload: dict) -> str:
         parts = [f"{k.replace('exponent_', 'time ~ ').replace('_', ' ')}^{v:.2f}"
                  for k, v in fit.items()]
         lines.append(f"- {model}: " + "; ".join(parts))
+    lines += [f"- not measured: {text}" for text in payload.get("skipped", [])]
     for prof in payload.get("profiles", []):
         lines += ["", f"Where the time goes: {prof['model']}, h = {prof['hidden']}, "
                       f"T = {prof['n_steps']} (Brian2 `profile=True`, one chunk):", ""]
@@ -231,7 +232,12 @@ def main(argv=None) -> int:
         if not args.no_steps:
             series += [("steps", args.steps_at, t) for t in MODELS[model]["steps"]]
         for name, hidden, steps in series:
-            cfg = _config(model, hidden, steps, args.data_root, args.chunks)
+            try:
+                cfg = _config(model, hidden, steps, args.data_root, args.chunks)
+            except ValueError as err:  # e.g. a T the model's numerics refuse
+                payload.setdefault("skipped", []).append(f"{model} h={hidden} T={steps}: {err}")
+                print(f"{model} h={hidden} T={steps} skipped: {err}", flush=True)
+                continue
             point = dict(measure_point(model, cfg), series=name)
             payload["points"].append(point)
             print(f"{model:>7} {name:>7} {hidden:>7} {point['n_steps']:>4} "
