@@ -1319,24 +1319,28 @@ def main(args) -> int:
     from experiments.results import RunFolder, check_resumable
     from experiments.training import Trainer
 
-    if args.resume is not None:
-        folder = RunFolder.open(args.resume, protocol=PROTOCOL)
-        cfg = _resume_config(args, folder)
-    else:
-        cfg = config_from_args(args)
-        folder = None
-    protocol = DesireProtocol(cfg)  # loads the data: fails here, before compiling
-    if folder is not None:
-        check_resumable(protocol, folder.path)  # before anything in the folder changes
-    if folder is None:
-        folder = RunFolder.create(args.out, PROTOCOL, cfg.to_dict(), run_id=_run_id(cfg),
-                                  device=_device_description(cfg), seeds=protocol.seeds())
-    else:
-        folder.update_config(config=cfg.to_dict())
-    print(f"desire backpropagation: {cfg.dataset} {'-'.join(map(str, protocol.sizes))}, "
-          f"{cfg.epochs} epochs; results in {folder.path}", flush=True)
-    trainer = Trainer(protocol, folder, progress=not args.no_progress)
-    state = trainer.run(resume=args.resume is not None)
+    folder = None
+    try:
+        if args.resume is not None:
+            folder = RunFolder.open(args.resume, protocol=PROTOCOL)
+            folder.lock()  # before anything is read: two processes must not train one run
+            cfg = _resume_config(args, folder)
+        else:
+            cfg = config_from_args(args)
+        protocol = DesireProtocol(cfg)  # loads the data: fails here, before compiling
+        if folder is not None:
+            check_resumable(protocol, folder.path)  # before anything in the folder changes
+            folder.update_config(config=cfg.to_dict())
+        else:
+            folder = RunFolder.create(args.out, PROTOCOL, cfg.to_dict(), run_id=_run_id(cfg),
+                                      device=_device_description(cfg), seeds=protocol.seeds())
+        print(f"desire backpropagation: {cfg.dataset} {'-'.join(map(str, protocol.sizes))}, "
+              f"{cfg.epochs} epochs; results in {folder.path}", flush=True)
+        trainer = Trainer(protocol, folder, progress=not args.no_progress)
+        state = trainer.run(resume=args.resume is not None)
+    finally:
+        if folder is not None:
+            folder.unlock()
     if state.metrics:
         last = state.metrics[-1]
         print(f"epoch {last['epoch']}: {last['split']} accuracy {last['accuracy']:.4f}", flush=True)

@@ -40,6 +40,7 @@ import numpy as np
 __all__ = [
     "RunFolder",
     "NotARunError",
+    "RunInUseError",
     "ResultsPathError",
     "check_resumable",
     "atomic_write_bytes",
@@ -57,12 +58,18 @@ METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_FILE = "checkpoint.npz"
 LOG_FILE = "log.txt"
 RECORDINGS_DIR = "recordings"
+#: Locks this process holds: resolved run folder -> its open file descriptor.
+_HELD_LOCKS: dict[Path, int] = {}
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class NotARunError(ValueError):
     """A path given as a run folder (e.g. to ``--resume``) is not one."""
+
+
+class RunInUseError(NotARunError):
+    """Another process trains into the run folder (it holds the folder's lock)."""
 
 
 class ResultsPathError(ValueError):
@@ -282,6 +289,44 @@ class RunFolder:
                 f"not {protocol!r}; resume it with its own protocol."
             )
         return folder
+
+    # -- one writer at a time -----------------------------------------------------------
+    def lock(self) -> None:
+        """Take this folder's lock for this process (a no-op if it holds it already).
+
+        Two processes training into one folder (say, the same ``--resume`` typed in two
+        terminals) would overwrite each other's checkpoints. The lock is ``flock`` on
+        the folder itself, so it writes nothing into the folder and the kernel drops it
+        when its process dies, however it dies: a SIGKILLed run never leaves a stale
+        lock behind.
+
+        Raises
+        ------
+        RunInUseError
+            Another process holds the lock.
+        """
+        import fcntl
+
+        key = self.path.resolve()
+        if key in _HELD_LOCKS:
+            return
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunInUseError(
+                f"the run folder {self.path} is in use: another process trains into it. "
+                "Two processes must not write one run; wait for that one to end (or stop "
+                "it), then resume with --resume."
+            ) from None
+        _HELD_LOCKS[key] = fd
+
+    def unlock(self) -> None:
+        """Release the lock taken by :meth:`lock` (a no-op if this process lacks it)."""
+        fd = _HELD_LOCKS.pop(self.path.resolve(), None)
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor releases the flock
 
     # -- contents --------------------------------------------------------------------
     def read_config(self) -> dict:

@@ -343,7 +343,16 @@ class Trainer:
     def run(self, resume: bool = False) -> TrainingState:
         """Train for the protocol's number of epochs (continuing from the folder's
         checkpoint if ``resume``; from the beginning if it has none yet); returns the
-        final state. Evaluates after every epoch."""
+        final state. Evaluates after every epoch. Holds the folder's lock
+        (:meth:`RunFolder.lock`) while it runs: a second process is refused with
+        :class:`~experiments.results.RunInUseError`."""
+        self.folder.lock()
+        try:
+            return self._run(resume)
+        finally:
+            self.folder.unlock()
+
+    def _run(self, resume: bool) -> TrainingState:
         p = self.protocol
         removed = self.folder.remove_temporaries()
         if removed:
@@ -491,12 +500,17 @@ def open_run(protocol, cfg, root, *, run_id=None, resume=False, label="",
     existing = None if run_id is None else RunFolder(Path(root) / protocol.name / run_id)
     if resume and existing is not None and existing.config_path.is_file():
         folder = RunFolder.open(existing.path, protocol=protocol.name)
-        stored = stored_config(folder)
-        if dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device) != cfg:
-            raise error(f"--resume: the run in {folder.path} has another configuration; "
-                        "start a new run instead.")
-        check_resumable(protocol, folder.path)  # before anything in the folder changes
-        folder.update_config(config=cfg.to_dict())
+        folder.lock()  # before anything is read: released by Trainer.run
+        try:
+            stored = stored_config(folder)
+            if dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device) != cfg:
+                raise error(f"--resume: the run in {folder.path} has another configuration; "
+                            "start a new run instead.")
+            check_resumable(protocol, folder.path)  # before anything in the folder changes
+            folder.update_config(config=cfg.to_dict())
+        except BaseException:
+            folder.unlock()
+            raise
         return folder, folder.checkpoint_path.is_file()
     folder = RunFolder.create(root, protocol.name, cfg.to_dict(),
                               run_id=run_id or new_run_id(label),

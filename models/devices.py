@@ -1225,6 +1225,21 @@ def build(
     return handle
 
 
+def _remove_orphaned_staging(staging_parent: Path) -> None:
+    """Delete staging folders whose process has died (a SIGKILL during code
+    generation leaves its folder behind); those of live processes stay."""
+    for path in staging_parent.iterdir():
+        parts = path.name.split("-")
+        if len(parts) < 3 or not parts[1].isdigit():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
+
+
 def _build_standalone(
     handle: CompiledNetwork, device, selection: DeviceSelection, clean: bool
 ) -> None:
@@ -1232,9 +1247,13 @@ def _build_standalone(
     staging_parent = root / ".staging"
     staging_parent.mkdir(parents=True, exist_ok=True)
 
+    _remove_orphaned_staging(staging_parent)
+
     start = time.perf_counter()
     handle.network.run(handle.duration, **handle._run_kwargs)
-    staging = Path(tempfile.mkdtemp(prefix=f"{selection.target}-", dir=staging_parent))
+    # The process id in the name lets a later build tell an orphan from a live one.
+    staging = Path(tempfile.mkdtemp(prefix=f"{selection.target}-{os.getpid()}-",
+                                    dir=staging_parent))
     try:
         device.build(
             directory=str(staging),

@@ -238,6 +238,22 @@ def test_build_cache_slots_and_run_args(build_cache):
     assert not list((build_cache / ".staging").iterdir())
 
 
+def test_a_killed_builds_staging_folder_is_removed_by_the_next_build(build_cache):
+    """SIGKILL during code generation leaves ``.staging/<target>-<pid>-*`` behind; the
+    next build deletes it, but not the staging folder of a live process."""
+    staging = build_cache / ".staging"
+    dead = staging / "cpp_standalone-999999999-killed"  # above any pid_max: never alive
+    live = staging / f"cpp_standalone-{os.getpid()}-building"
+    for path in (dead, live):
+        (path / "code_objects").mkdir(parents=True)
+        (path / "main.cpp").write_text("// half written")
+    select_device("cpp")
+    net, *_ = tiny_network()
+    build(net, DURATION).close()
+    assert sorted(p.name for p in staging.iterdir()) == [live.name]
+    shutil.rmtree(live)
+
+
 def test_runtime_run_args_follow_standalone_semantics():
     """Every run starts from the initial state; run_args apply to that run only."""
     args = lambda g, s: {g.gain: np.full(8, 2.5), s: np.linspace(0.0, 1.0, 20)}  # noqa: E731

@@ -22,7 +22,7 @@ import pytest
 
 from experiments import desire
 from experiments.__main__ import main as cli_main
-from experiments.results import NotARunError, RunFolder, atomic_write_bytes
+from experiments.results import NotARunError, RunFolder, RunInUseError, atomic_write_bytes
 from experiments.training import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,6 +104,44 @@ def test_cli_resume_refuses_changed_settings(tmp_path, capsys, no_compile):
     code = cli_main(["desire", "--resume", str(folder.path), "--lr", "0.1"])
     assert code == 2
     assert "--lr cannot change" in capsys.readouterr().err
+
+
+_HOLD_LOCK = """
+import sys, time
+from experiments.results import RunFolder
+RunFolder(sys.argv[1]).lock()
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_run_folder_has_one_writer_at_a_time(tmp_path, capsys, no_compile):
+    """A second process that resumes (or trains into) a folder another process trains
+    into is refused before it reads or writes anything; SIGKILL frees the folder."""
+    cfg = desire.make_config("quick")
+    folder = RunFolder.create(tmp_path, "desire", cfg.to_dict())
+    config_before = folder.config_path.read_bytes()
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(folder.path)], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code = cli_main(["desire", "--resume", str(folder.path), "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert "in use" in err and "another process" in err and str(folder.path) in err
+        assert folder.config_path.read_bytes() == config_before
+        assert [p.name for p in folder.path.iterdir()] == ["config.json"]
+
+        trainer = Trainer(desire.DesireProtocol(cfg), folder, progress=False)
+        with pytest.raises(RunInUseError, match="in use"):
+            trainer.run()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    folder.lock()  # SIGKILL released it
+    folder.lock()  # this process holds it already: no-op
+    folder.unlock()
+    folder.unlock()
 
 
 def test_help_documents_every_option_with_its_default(capsys):
