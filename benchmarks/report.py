@@ -110,3 +110,9 @@ def markdown_table(header: list, rows: list) -> str:
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def publish(name: str, payload: dict, markdown: str) -> str:
+    """Write ``measurements/<name>.json`` and the ``<name>`` section of RESULTS.md;
+    returns the line that says where they went."""
+    return f"written to {write_json(name, payload)} and {write_section(name, markdown)}"

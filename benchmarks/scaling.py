@@ -254,8 +254,7 @@ def main(argv=None) -> int:
     for model, fit in payload["fits"].items():
         print(model, {k: round(v, 2) for k, v in fit.items()})
     if not args.no_write:
-        print(f"written to {report.write_json('scaling', payload)} and "
-              f"{report.write_section('scaling', section(payload))}")
+        print(report.publish("scaling", payload, section(payload)))
     return 0
 
 

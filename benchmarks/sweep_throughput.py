@@ -102,8 +102,7 @@ def main(argv=None) -> int:
             print(f"{n} workers: {run['tasks']} tasks in {run['wall_s']} s, "
                   f"{run['aggregate_samples_per_s']} samples/s", flush=True)
     if not args.no_write:
-        print(f"written to {report.write_json('sweep', payload)} and "
-              f"{report.write_section('sweep', section(payload))}")
+        print(report.publish("sweep", payload, section(payload)))
     return 0
 
 

@@ -178,8 +178,7 @@ def main(argv=None) -> int:
                       flush=True)
     payload["machine"]["load_average_after"] = os.getloadavg()
     if not args.no_write:
-        print(f"written to {report.write_json('throughput', payload)} and "
-              f"{report.write_section('throughput', section(payload))}")
+        print(report.publish("throughput", payload, section(payload)))
     return 0
 
 
