@@ -33,7 +33,7 @@ import quantities as pq
 from elephant import spike_train_dissimilarity
 from scipy import sparse
 
-from analysis.conversion import check_spike_trains, positive_milliseconds
+from analysis.conversion import check_spike_trains, magnitude_ms, positive_milliseconds
 
 __all__ = ["van_rossum_matrix", "van_rossum_matrix_fast", "victor_purpura_matrix",
            "population_distances", "NORMALISATIONS"]
@@ -126,7 +126,7 @@ def van_rossum_matrix_fast(trains, tau, normalisation: str = "elephant",
         raise ValueError(f"block must be >= 1, got {block}")
     block = int(block)
     n = len(trains)
-    times = [np.asarray(t.times.rescale(pq.ms).magnitude, dtype=float) / tau_ms for t in trains]
+    times = [np.asarray(magnitude_ms(t.times), dtype=float) / tau_ms for t in trains]
     owner = np.repeat(np.arange(n), [len(t) for t in times])
     times = np.concatenate(times) if times else np.zeros(0)
     order = np.argsort(times, kind="stable")

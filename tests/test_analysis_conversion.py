@@ -6,9 +6,9 @@ import pytest
 import quantities as pq
 from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, ms, second
 
-from analysis.conversion import (check_spike_trains, export_nix, spike_trains_from_arrays,
-                                 spike_trains_from_monitor, spike_trains_from_raster,
-                                 spike_trains_from_recording)
+from analysis.conversion import (check_spike_trains, export_nix, magnitude_ms,
+                                 spike_trains_from_arrays, spike_trains_from_monitor,
+                                 spike_trains_from_raster, spike_trains_from_recording)
 from experiments.results import RunFolder
 
 
@@ -132,3 +132,15 @@ def test_check_spike_trains_messages():
     with pytest.raises(ValueError, match="single SpikeTrain"):
         check_spike_trains(a)
     assert len(check_spike_trains([a, b], same_span=False)) == 2
+
+
+def test_magnitude_ms_takes_the_fast_path_only_for_plain_milliseconds():
+    times = np.array([0.5, 2.0, 7.25])
+    in_ms = magnitude_ms(times * pq.ms)
+    assert isinstance(in_ms, np.ndarray) and np.array_equal(in_ms, times)
+    np.testing.assert_allclose(magnitude_ms(times * pq.s), times * 1e3, rtol=1e-15)
+    np.testing.assert_allclose(magnitude_ms(times * pq.us), times * 1e-3, rtol=1e-15)
+    assert float(magnitude_ms(3 * pq.ms)) == 3.0
+    assert float(magnitude_ms(3 * pq.ms * 2 / 2)) == 3.0
+    with pytest.raises(ValueError):
+        magnitude_ms(3 * pq.ms**2)  # not a time: rescale refuses it
