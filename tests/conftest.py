@@ -89,3 +89,16 @@ def build_cache(tmp_path, monkeypatch):
     root.mkdir()
     monkeypatch.setenv(BUILD_CACHE_ENV, str(root))
     return root
+
+
+@pytest.fixture
+def no_compile(monkeypatch):
+    """Fail the test if anything tries to select a device or build: for input that
+    must be refused before any compilation."""
+    import models.devices as devices
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("compilation must not start for invalid input")
+
+    monkeypatch.setattr(devices, "select_device", forbidden)
+    monkeypatch.setattr(devices, "build", forbidden)

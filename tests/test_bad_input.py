@@ -166,18 +166,6 @@ def snapshot(root: Path) -> dict:
 
 
 @pytest.fixture
-def no_compile(monkeypatch):
-    """Fail the test if anything tries to select a device or build."""
-    import models.devices as devices
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("compilation must not start for bad input")
-
-    monkeypatch.setattr(devices, "select_device", forbidden)
-    monkeypatch.setattr(devices, "build", forbidden)
-
-
-@pytest.fixture
 def untouched(results):
     """Asserts after the test that nothing under the results root changed."""
     before = snapshot(results)

@@ -33,18 +33,6 @@ REPO = Path(__file__).resolve().parent.parent
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def no_compile(monkeypatch):
-    """Fail the test if anything tries to select a device or build."""
-    import models.devices as devices
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("compilation must not start for an invalid configuration")
-
-    monkeypatch.setattr(devices, "select_device", forbidden)
-    monkeypatch.setattr(devices, "build", forbidden)
-
-
 @pytest.mark.parametrize("overrides, fields", [
     (dict(n_steps=4, error_margin=4), ["n_steps", "error_margin", "--steps"]),
     (dict(n_steps=3), ["n_steps", "error_margin"]),
