@@ -102,8 +102,10 @@ class BalancedTuningConfig:
     max_rate_hz: float = 100.0
     rf_exc: int = 4
     rf_inh: int = 6
-    w_in_exc: float = 15.0
+    w_in_exc: float = 20.0
     w_in_inh: float = 5.0
+    ff_inh_fraction: float = 0.3
+    w_ff_inh: float = 30.0
     stp: bool = True
     stp_U: float = 0.2
     stp_tau_d_ms: float = 200.0
@@ -118,10 +120,12 @@ class BalancedTuningConfig:
     eta_eq: float = 50.0
     teacher_up_mV: float = 40.0
     teacher_down_mV: float = 0.0
-    p_out: float = 0.5
-    eta_out_mV: float = 0.002
-    lr_decay: float = 2.0
-    w_out_max_mV: float = 2.0
+    p_out: float = 1.0
+    centre_out: bool = True
+    mean_samples: float = 100.0
+    eta_out_mV: float = 0.06
+    lr_decay: float = 10.0
+    w_out_max_mV: float = 5.0
     w_out_init_mV: float = 0.01
     tau_pre_ms: float = 20.0
     epochs: int = 1
@@ -169,15 +173,23 @@ class BalancedTuningConfig:
         if not is_number(self.stp_U) or not 0 < self.stp_U <= 1:
             fail(f"stp_U: the utilisation of a fresh synapse must lie in (0, 1] (Tsodyks-"
                  f"Markram U), got {self.stp_U!r}.")
-        if not isinstance(self.stp, bool):
-            fail(f"stp: must be true or false, got {self.stp!r}.")
+        for name in ("stp", "centre_out"):
+            if not isinstance(getattr(self, name), bool):
+                fail(f"{name}: must be true or false, got {getattr(self, name)!r}.")
+        if not is_number(self.mean_samples) or self.mean_samples < 1:
+            fail(f"mean_samples: the running mean of the presynaptic traces spans this many "
+                 f"samples; give a number >= 1, got {self.mean_samples!r}.")
         for name in ("dt_ms", "max_rate_hz", "stp_tau_d_ms", "stp_tau_f_ms", "tau_pre_ms",
                      "w_out_max_mV"):
             value = getattr(self, name)
             if not is_number(value) or value <= 0:
                 fail(f"{name}: must be a positive number, got {value!r}.")
-        for name in ("w_in_exc", "w_in_inh", "w_ei", "w_ie_total", "eta_eq", "eta_out_mV",
-                     "lr_decay", "w_out_init_mV", "teacher_up_mV", "teacher_down_mV"):
+        if not is_number(self.ff_inh_fraction) or not 0 <= self.ff_inh_fraction < 1:
+            fail(f"ff_inh_fraction: the fraction of an E cell's patch that inhibits it must "
+                 f"lie in [0, 1), got {self.ff_inh_fraction!r}.")
+        for name in ("w_in_exc", "w_in_inh", "w_ff_inh", "w_ei", "w_ie_total", "eta_eq",
+                     "eta_out_mV", "lr_decay", "w_out_init_mV", "teacher_up_mV",
+                     "teacher_down_mV"):
             value = getattr(self, name)
             if not is_number(value) or value < 0:
                 fail(f"{name}: must be a number >= 0, got {value!r}.")
@@ -220,8 +232,8 @@ class BalancedTuningConfig:
 #: 'paper': MNIST / Fashion-MNIST; 'quick': digits in about a minute per run (8x8 images
 #: need smaller receptive fields and more conductance per pixel).
 _DIGITS = dict(validation=300, test=300, n_hidden=400, rf_exc=1, rf_inh=2, w_in_exc=10.0,
-               w_in_inh=4.0, chunk_size=250, equilibrium_samples=500, epochs=4,
-               eta_out_mV=0.004)
+               w_in_inh=4.0, ff_inh_fraction=0.0, chunk_size=250, equilibrium_samples=500,
+               epochs=4, eta_out_mV=0.03, lr_decay=2.0, w_out_max_mV=2.0)
 PRESETS = {
     "paper": {
         "mnist": dict(validation=10000),

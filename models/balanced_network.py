@@ -24,7 +24,15 @@ cells) through depressing Tsodyks-Markram synapses (``U``, ``tau_d``, ``tau_f``;
 ones that transmit ``w * static_release``, by default ``w * U``, the first-spike
 conductance of the STP synapse); its weights are uniform random and
 sum to ``w_in_exc`` or ``w_in_inh`` (a fresh synapse's conductance per spike, in units of
-the leak conductance). Every I cell gets ``k_ei`` random E cells (``w_ei`` each), every E
+the leak conductance). A random fraction ``ff_inh_fraction`` of an E cell's patch
+inhibits it instead (feedforward inhibition through interneurons the model does not
+simulate, onto ``g_i``, weights summing to ``w_ff_inh``): its receptive field is signed,
+excitation and inhibition from the same patch balance, and the cell answers to the
+shape within its patch rather than to the amount of ink. Unsigned fields make the
+hidden layer a set of blurred pixel sums, which a linear readout of their spike counts
+cannot separate much better than the pixels (about 92 % on MNIST with 16,000 training
+images against 95-96 % for signed fields of the same size, numpy rate model and
+least-squares readout). Every I cell gets ``k_ei`` random E cells (``w_ei`` each), every E
 cell ``k_ie`` random I cells (weights summing to ``w_ie_total``). All hidden cells project
 to ``n_classes * n_per_class`` output cells (:data:`models.neurons.LIF_TUTORED`) through
 signed weights: the output is current-based, and a negative weight stands for
@@ -68,7 +76,27 @@ by the same amount (the rule of ReSuMe, Ponulak & Kasinski 2010). On average thi
 delta rule ``dw_kj ~ (r_tuned,k - r_free,k) r_j``: the label's cells learn until their free
 rate reaches the teacher's, the others until they are silent, and learning stops where
 the weights alone reproduce the teacher. With the teacher away the two potentials are
-one trajectory and nothing changes. Each output cell sees its own random fraction
+one trajectory and nothing changes.
+
+*Balanced output drive* (``centre_out``, on by default). Hidden rates are all positive
+and strongly correlated (every cell fires for every digit), so the plain rule above is
+ill-conditioned: a step along one sample's rates moves every output's response to
+every sample, and online learning stalls far below what the hidden layer can support
+(on MNIST the plain rule reached 84.6 % where a least-squares readout of the same spike
+counts keeps improving with data). Each synapse therefore keeps ``abar``, the running
+mean (over ``mean_samples`` training samples) of its presynaptic trace, and
+
+* the rule follows the covariance of presynaptic activity and the postsynaptic error,
+  ``dw = +/- eta (apre - abar)`` (Sejnowski 1977), and
+* each output cell receives, during the presentation, a balancing current
+  ``I_bal = -sum_j w_kj abar_j tau_syn / tau_pre``, minus the mean of its synaptic drive,
+  as feedforward inhibition that tracks the excitation would give it.
+
+Together these are the delta rule on centred rates, ``dw_kj ~ (r_tuned,k - r_free,k) (r_j -
+<r_j>)``, whose conditioning no longer carries the common mode of the hidden layer.
+``centre_out=False`` is the plain ReSuMe rule, for comparison.
+
+Each output cell sees its own random fraction
 ``p_out`` of the hidden layer, so the ``n_per_class`` cells of a class vote with
 different evidence. Decoding: the class whose cells fire most free spikes (a tie or
 silence is an error).
@@ -78,7 +106,8 @@ How it runs inside Brian2
 One clock. A chunk of ``n_samples`` samples of ``t_present + t_rest`` each is one run;
 images and labels are TimedArrays indexed by sample (``dt = T_sample``). The sample-end
 work runs in ``run_regularly(dt=T_sample, when='start')``: the inhibitory weight update
-(order 0), their sums (1, 2), the rescaling (3), the integral's reset (4). State is not
+(order 0), their sums (1, 2), the rescaling (3), the integral's reset (4); then the
+running means of the output synapses (5) and the balancing currents (6, 7). State is not
 reset between samples: the rest period lets it decay, as in Diehl & Cook (2015).
 """
 
@@ -123,6 +152,7 @@ rate = max_rate * stim(t, i) * {PRESENT} : Hz
 """
 TEACHER = f"""
 teaching = teach * int(label(t) > -0.5) * {PRESENT}
+I_bal = I_bal_sample * {PRESENT}
 I_teach = teacher_up * int(abs(cls - label(t)) < 0.5) - teacher_down * int(abs(cls - label(t)) > 0.5)
 """
 # Exponentiated gradient: the step is relative to w, so a weight never reaches 0 and the
@@ -135,6 +165,18 @@ w = w * (1 + plastic_eq * (w_ie_total / (wsum_ie_post + 1e-300) - 1))
 eq_A = 0
 eq_B = 0
 """
+# Centring of the output pathway at a sample's end.  abar follows the presynaptic
+# trace's mean over presentations, n_spikes_in tau_pre / t_present, as a running mean over
+# mean_samples training samples (not after the chunk's padding, label -2, nor at a
+# run's first step, where no sample has ended).  Then each output cell's balancing
+# current for the next presentation is minus its synaptic drive's expected value:
+# a spike adds w to I_syn, which integrates to w tau_syn, so n spikes in t_present
+# are a mean current w n tau_syn / t_present = w abar tau_syn / tau_pre.
+OUT_MEAN = """
+abar += track_post * int(label(t - dt) > -1.5) * int(timestep(t, dt) > 0) * (n_spikes_in * tau_pre / t_present - abar) / mean_samples
+n_spikes_in = 0
+"""
+OUT_BALANCE = "I_bal_sample_post += -w * abar * tau_syn_out / tau_pre"
 
 
 @dataclass(frozen=True)
@@ -157,6 +199,8 @@ class BalancedSpec:
     rf_inh: int = 6
     w_in_exc: float = 3.0
     w_in_inh: float = 3.0
+    ff_inh_fraction: float = 0.0
+    w_ff_inh: float = 0.0
     stp: bool = True
     stp_U: float = 0.2
     stp_tau_d_ms: float = 200.0
@@ -174,6 +218,8 @@ class BalancedSpec:
     teacher_up_mV: float = 40.0
     teacher_down_mV: float = 0.0
     p_out: float = 0.5
+    centre_out: bool = True
+    mean_samples: float = 100.0
     seed: int = 0
     n_probe: int = 16
     record_dt_ms: float = 1.0
@@ -225,10 +271,16 @@ class BalancedSpec:
             raise ValueError(f"stp_U must lie in (0, 1] (the utilisation of a fresh "
                              f"synapse), got {self.stp_U!r}")
         n_excitatory(self.n_hidden, self.e_fraction)
+        if not np.isfinite(self.mean_samples) or self.mean_samples < 1:
+            raise ValueError(f"mean_samples must be >= 1 (samples of the running mean of the "
+                             f"presynaptic traces), got {self.mean_samples!r}")
+        if not 0 <= self.ff_inh_fraction < 1:
+            raise ValueError(f"ff_inh_fraction must lie in [0, 1) (the fraction of an E cell's "
+                             f"patch that inhibits it), got {self.ff_inh_fraction!r}")
         if not 0 < self.p_out <= 1:
             raise ValueError(f"p_out must lie in (0, 1] (the fraction of hidden cells each "
                              f"output cell sees), got {self.p_out!r}")
-        for name in ("w_in_exc", "w_in_inh", "w_ei", "w_ie_total", "eta_eq", "eta_out_mV",
+        for name in ("w_in_exc", "w_in_inh", "w_ff_inh", "w_ei", "w_ie_total", "eta_eq", "eta_out_mV",
                      "w_out_init_mV", "teacher_up_mV", "teacher_down_mV"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
@@ -271,8 +323,9 @@ def _random_inputs(n_sources: int, targets: np.ndarray, k: int, rng) -> tuple:
 
 def connectivity(spec: BalancedSpec) -> dict:
     """Every fixed connection and initial weight of ``spec``, drawn from ``spec.seed``:
-    ``{'in': (i, j, w), 'ei': (i, j, w), 'ie': (i, j, w), 'out': (i, j, w)}`` with
-    hidden-cell indices relative to the E and I parts for ``ei``/``ie``."""
+    ``{'in': (i, j, w), 'in_inh': (i, j, w), 'ei': (i, j, w), 'ie': (i, j, w), 'out':
+    (i, j, w)}`` (``in_inh``: the pixels that inhibit E cells) with hidden-cell indices
+    relative to the E and I parts for ``ei``/``ie``."""
     rng = np.random.default_rng([spec.seed, 7001])
     n_exc, n_inh = spec.n_exc, spec.n_inh
     parts = []
@@ -282,7 +335,19 @@ def connectivity(spec: BalancedSpec) -> dict:
     if n_inh:
         parts.append(_patch_connections(spec, np.arange(n_exc, spec.n_hidden), spec.rf_inh,
                                         spec.w_in_inh, rng))
-    conn = {"in": tuple(np.concatenate(c) for c in zip(*parts))}
+    pre, post, w = (np.concatenate(c) for c in zip(*parts))
+    # Feedforward inhibition: a random fraction of each E cell's patch inhibits it
+    # (through interneurons the model does not simulate), so its receptive field is
+    # signed.  Drawn from a stream of its own: the other connections do not depend on it.
+    split = np.random.default_rng([spec.seed, 7002]).random(len(pre))
+    inh = (post < n_exc) & (split < spec.ff_inh_fraction)
+
+    def normalised(sel, total):
+        sums = np.bincount(post[sel], w[sel], minlength=spec.n_hidden)
+        return pre[sel], post[sel], w[sel] * total[sel] / np.maximum(sums[post[sel]], 1e-300)
+
+    conn = {"in": normalised(~inh, np.where(post < n_exc, spec.w_in_exc, spec.w_in_inh)),
+            "in_inh": normalised(inh, np.full(len(pre), spec.w_ff_inh))}
     if n_exc and n_inh:
         i, j = _random_inputs(n_exc, np.arange(n_inh), spec.k_ei, rng)
         conn["ei"] = (i, j, np.full(len(i), spec.w_ei))
@@ -321,6 +386,8 @@ class BalancedNetwork:
     hidden_spikes: SpikeMonitor
     probe: object
     probe_monitor: StateMonitor
+    #: The pixels' inhibitory synapses onto E cells (``ff_inh_fraction > 0``).
+    syn_in_inh: object = None
     # Holds the E and I subgroups: an unused subgroup that is garbage-collected leaves
     # dead entries in the standalone device's array cache, and the next run fails.
     population: object = None
@@ -339,9 +406,12 @@ class BalancedNetwork:
         return (self.spec.n_samples * self.spec.steps_per_sample + 1) * self.dt
 
     def learned_variables(self) -> dict:
-        """What training changes: the inhibitory weights onto E cells (step 1) and the
-        hidden->output weights (step 3)."""
+        """What training changes: the inhibitory weights onto E cells (step 1), the
+        hidden->output weights (step 3) and, with ``centre_out``, the running mean of
+        their presynaptic traces (steps 1 and 3)."""
         out = {"w_out": self.syn_out.w}
+        if self.spec.centre_out:
+            out["abar_out"] = self.syn_out.abar
         if self.syn_ie is not None:
             out["w_ie"] = self.syn_ie.w
         return out
@@ -355,7 +425,8 @@ class BalancedNetwork:
         images : array (n <= n_samples, n_in)
             Pixel intensities in [0, 1]; padded with blank samples.
         labels : int array (n,), optional
-            Class per sample; padding and ``None`` are -1 (no teacher).
+            Class per sample; ``None`` is -1 (no teacher), padding -2 (no teacher, and
+            the running means skip it).
         equilibrium : bool
             Step 1: learn the inhibitory weights onto E cells.
         teacher : bool
@@ -371,11 +442,12 @@ class BalancedNetwork:
                              f"got {x.shape}")
         stim = np.zeros((spec.n_samples + 1, spec.n_in))
         stim[:n] = x
-        lab = np.full(spec.n_samples + 1, -1.0)
-        if labels is not None:
-            lab[:n] = np.asarray(labels, dtype=np.float64)
+        lab = np.full(spec.n_samples + 1, -2.0)
+        lab[:n] = -1.0 if labels is None else np.asarray(labels, dtype=np.float64)
         args = {self.stim: stim, self.label: lab,
                 self.output.teach: float(bool(teacher)),
+                # The running means learn the training distribution, not the test's.
+                self.output.track: float(bool(equilibrium or teacher)),
                 self.syn_out.plastic: float(consolidate)}
         if self.syn_ie is not None:
             args[self.syn_ie.plastic_eq] = float(bool(equilibrium))
@@ -417,6 +489,8 @@ def initial_state(spec: BalancedSpec) -> dict:
     :meth:`BalancedNetwork.learned_variables`), from :func:`connectivity`."""
     conn = connectivity(spec)
     state = {"w_out": conn["out"][2]}
+    if spec.centre_out:
+        state["abar_out"] = np.zeros(len(conn["out"][2]))
     if spec.n_exc and spec.n_inh and len(conn["ie"][0]):
         state["w_ie"] = conn["ie"][2]
     return state
@@ -455,7 +529,8 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     hidden.run_regularly(HIDDEN_STEP, when="groups", order=1, name=f"{name}_hidden_step")
 
     output = layer("lif_tutored", spec.n_out, f"{name}_output",
-                   extra_equations="cls : 1 (constant)\nteach : 1 (shared)")
+                   extra_equations="cls : 1 (constant)\nteach : 1 (shared)\n"
+                                   "track : 1 (shared)\nI_bal_sample : volt")
     output.cls = np.arange(spec.n_out) // spec.n_per_class
     output.namespace.update(timing, label=label, teacher_up=spec.teacher_up_mV * mV,
                             teacher_down=spec.teacher_down_mV * mV)
@@ -473,6 +548,14 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     release = spec.stp_U if spec.static_release is None else spec.static_release
     syn_in.w = w / spec.stp_U if spec.stp else w * release / spec.stp_U
     objects.append(syn_in)
+    syn_in_inh = None
+    if len(conn["in_inh"][0]):
+        i, j, w = conn["in_inh"]
+        syn_in_inh = synapses(inp, hidden, STP_MODELS[spec.stp], f"{name}_in_inh", "g_i",
+                              params=stp_params if spec.stp else None)
+        syn_in_inh.connect(i=i, j=j)
+        syn_in_inh.w = w / spec.stp_U if spec.stp else w * release / spec.stp_U
+        objects.append(syn_in_inh)
 
     syn_ei = syn_ie = None
     if pop.exc is not None and pop.inh is not None and len(conn["ei"][0]):
@@ -505,6 +588,16 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
                                    w_max=spec.w_out_max_mV * mV))
     syn_out.connect(i=i, j=j)
     syn_out.w_ = w  # volt
+    if spec.centre_out:
+        syn_out.namespace.update(label=label, t_present=spec.t_present_ms * ms,
+                                 mean_samples=spec.mean_samples,
+                                 tau_syn_out=output.namespace["tau_syn"])
+        end = dict(dt=T_sample, when="start")
+        syn_out.run_regularly(OUT_MEAN, order=5, name=f"{name}_out_mean", **end)
+        output.run_regularly("I_bal_sample = 0 * volt", order=6, name=f"{name}_bal_clear",
+                             **end)
+        syn_out.run_regularly(OUT_BALANCE, order=7, name=f"{name}_out_balance",
+                              codeobj_class=atomic_codeobj_class(), **end)
     objects.append(syn_out)
 
     # A copy of the input STP on the probed pixels: u and x depend only on the
@@ -521,4 +614,4 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     objects += [sink, probe, probe_monitor, out_spikes, hidden_spikes]
     return BalancedNetwork(spec, Network(*objects, name=name), inp, hidden, output, syn_in,
                            syn_ei, syn_ie, syn_out, stim, label, out_spikes, hidden_spikes,
-                           probe, probe_monitor, population=pop)
+                           probe, probe_monitor, syn_in_inh=syn_in_inh, population=pop)

@@ -242,15 +242,18 @@ READOUT = NeuronModel(
 # at the rate the teacher sets, whatever the weights, and fires 'tutored'
 # (what a supervised STDP rule learns from).  With teaching = 0 the two are one
 # trajectory, so a rule driven by the difference of their spikes is silent.
-# No refractory period, so that this holds exactly.
+# No refractory period, so that this holds exactly.  I_bal, 0 unless the network
+# sets it, is a further drive of the free potential (both potentials while the
+# teacher is away), e.g. feedforward inhibition balancing the synaptic drive.
 LIF_TUTORED = NeuronModel(
     name="lif_tutored",
     equations="""
-    dv/dt = (v_rest - v + I_syn) / tau_m : volt
-    dv_tutor/dt = (v_rest - v_tutor + (1 - teaching) * I_syn + teaching * I_teach) / tau_m : volt
+    dv/dt = (v_rest - v + I_syn + I_bal) / tau_m : volt
+    dv_tutor/dt = (v_rest - v_tutor + (1 - teaching) * (I_syn + I_bal) + teaching * I_teach) / tau_m : volt
     dI_syn/dt = -I_syn / tau_syn : volt
     teaching : 1
     I_teach : volt
+    I_bal : volt
     """,
     threshold="v > v_th",
     reset="v = v_reset",

@@ -217,30 +217,39 @@ EQUILIBRIUM = SynapsePart(
 )
 
 # Supervised pair STDP on a lif_tutored target: a teacher-tuned ('tutored')
-# postsynaptic spike potentiates by eta*apre, a free spike depresses by the
-# same amount, so the weights move until free spiking reproduces the tuned
+# postsynaptic spike potentiates by eta*(apre - abar), a free spike depresses by
+# the same amount, so the weights move until free spiking reproduces the tuned
 # spiking (ReSuMe's rule with exponential pre traces).  Weights are signed.
+# abar, 0 unless the network sets it, is the mean of apre: subtracted, the rule
+# follows the covariance of pre activity and post error (Sejnowski 1977) instead
+# of their product, which conditions the rule when presynaptic rates are all
+# positive and correlated.  n_spikes_in counts presynaptic spikes for whoever keeps
+# abar (models.balanced_network resets it every sample).
 STDP_TUTORED = SynapsePart(
     name="stdp_tutored",
     model="""
     dapre/dt = -apre / tau_pre : 1 (event-driven)
+    abar : 1
+    n_spikes_in : 1
     plastic : 1 (shared)
     """,
     on_pre_after="""
     apre += 1
+    n_spikes_in += 1
     """,
     on_post="""
-    w = clip(w - plastic * ({gate}) * eta * apre, -w_max, w_max)
+    w = clip(w - plastic * ({gate}) * eta * (apre - abar), -w_max, w_max)
     """,
     on_post_events={"tutored": """
-    w = clip(w + plastic * ({gate}) * eta * apre, -w_max, w_max)
+    w = clip(w + plastic * ({gate}) * eta * (apre - abar), -w_max, w_max)
     """},
     parameters=dict(tau_pre=20 * ms, eta=0.001, w_max=1.0),
     constraints=(Positive("tau_pre"), Interval("eta", 0.0, float("inf")),
                  Positive("w_max")),
-    initial={"apre": 0.0, "plastic": 1.0},
+    initial={"apre": 0.0, "abar": 0.0, "n_spikes_in": 0.0, "plastic": 1.0},
     weight_parameters=("eta", "w_max"),
-    reference="Ponulak & Kasinski (2010), Neural Comput. 22:467 (ReSuMe)",
+    reference="Ponulak & Kasinski (2010), Neural Comput. 22:467 (ReSuMe); Sejnowski "
+              "(1977), J. Math. Biol. 4:303 (covariance rule)",
 )
 
 SYNAPSE_PARTS: dict[str, SynapsePart] = {}

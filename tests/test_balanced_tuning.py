@@ -137,6 +137,104 @@ def test_teacher_potentiates_the_label_and_depresses_the_others():
     assert np.all(np.abs(np.asarray(net.syn_out.w_[:])) <= spec.w_out_max_mV * 1e-3 + 1e-15)
 
 
+def _post_events(spec, net, tuned):
+    """Steps of the free ('spike') and teacher-tuned ('tutored') events per output cell."""
+    dt = spec.dt_ms * 1e-3
+    out = {}
+    for kind, mon in (("free", net.out_spikes), ("tuned", tuned)):
+        steps = np.round(np.asarray(mon.t_) / dt).astype(int)
+        out[kind] = [steps[np.asarray(mon.i) == k] for k in range(spec.n_out)]
+    return out
+
+
+def test_covariance_rule_subtracts_the_mean_trace_at_every_event():
+    """``dw_kj = eta sum_tuned (apre_j - abar) - eta sum_free (apre_j - abar)``, with
+    ``apre_j`` the presynaptic trace summed directly from the hidden spike times (a
+    spike in the same step counts: the pre pathway runs first)."""
+    from brian2 import EventMonitor
+
+    from models.devices import build, select_device
+
+    select_device("runtime")
+    seed(12)
+    spec = BalancedSpec(**dict(SMALL, w_out_init_mV=0.5, eta_out_mV=0.02))
+    net = build_balanced_network(spec, name="cov")
+    net.syn_out.w = 1.5 * mV
+    abar = np.random.default_rng(5).uniform(0.1, 0.8, len(net.syn_out))
+    net.syn_out.abar = abar
+    hidden = SpikeMonitor(net.hidden, name="cov_hidden_mon")
+    tuned = EventMonitor(net.output, "tutored", name="cov_tuned")
+    net.network.add(hidden, tuned)
+    w0 = np.asarray(net.syn_out.w_[:]).copy()
+    build(net.network, spec.steps_per_sample * spec.dt_ms * ms,
+          run_args=net.run_args(_image(1), [1], teacher=True, consolidate=1.0))
+    dt, tau = spec.dt_ms * 1e-3, spec.tau_pre_ms * 1e-3
+    pre_steps = np.round(np.asarray(hidden.t_) / dt).astype(int)
+    pre_cells = np.asarray(hidden.i)
+    events = _post_events(spec, net, tuned)
+
+    def trace(j, n):
+        m = pre_steps[(pre_cells == j) & (pre_steps <= n)]
+        return np.exp(-(n - m) * dt / tau).sum()
+
+    i, k = np.asarray(net.syn_out.i[:]), np.asarray(net.syn_out.j[:])
+    eta = spec.eta_out_mV * 1e-3
+    expected = w0 + eta * np.array([
+        sum(trace(j, n) - a for n in events["tuned"][post])
+        - sum(trace(j, n) - a for n in events["free"][post])
+        for j, post, a in zip(i, k, abar)])
+    assert np.max(np.abs(expected)) < spec.w_out_max_mV * 1e-3  # no clipping to model
+    np.testing.assert_allclose(np.asarray(net.syn_out.w_[:]), expected, rtol=1e-9, atol=1e-15)
+    # abar mattered: the free and tuned counts differ, so sum (.. - abar) is not the
+    # plain rule's.
+    n_tuned = np.array([len(e) for e in events["tuned"]])
+    n_free = np.array([len(e) for e in events["free"]])
+    assert np.any(n_tuned != n_free) and n_tuned.sum() >= 4 and n_free.sum() >= 1
+
+
+def test_running_mean_and_balancing_current_follow_the_hidden_counts():
+    """Two training samples and a padding sample: after each sample ``abar`` takes a
+    step ``(n tau_pre / t_present - abar) / mean_samples`` towards the presynaptic
+    cell's count (padding skipped), and during the next presentation (only) each
+    output cell receives ``-sum_j w_kj abar_kj tau_syn / tau_pre``."""
+    from models.devices import build, select_device
+
+    select_device("runtime")
+    seed(13)
+    spec = BalancedSpec(**dict(SMALL, n_samples=3, mean_samples=4.0))
+    net = build_balanced_network(spec, name="ctr")
+    hidden = SpikeMonitor(net.hidden, name="ctr_hidden_mon")
+    bal = StateMonitor(net.output, "I_bal", record=True, when="groups", name="ctr_bal")
+    net.network.add(hidden, bal)
+    w = np.asarray(net.syn_out.w_[:]).copy()
+    images = np.vstack([_image(1), _image(2)])  # the third sample is padding
+    build(net.network, net.duration,
+          run_args=net.run_args(images, [1, 0], teacher=True, consolidate=0.0))
+    steps = spec.steps_per_sample
+    sample = np.round(np.asarray(hidden.t_) / (spec.dt_ms * 1e-3)).astype(int) // steps
+    counts = np.zeros((3, spec.n_hidden))
+    np.add.at(counts, (sample, np.asarray(hidden.i)), 1)
+    assert counts[2].sum() == 0 and counts[:2].min() < counts[:2].max()
+    i, k = np.asarray(net.syn_out.i[:]), np.asarray(net.syn_out.j[:])
+    ratio = spec.tau_pre_ms / spec.t_present_ms
+    a1 = counts[0, i] * ratio / spec.mean_samples
+    a2 = a1 + (counts[1, i] * ratio - a1) / spec.mean_samples
+    np.testing.assert_allclose(np.asarray(net.syn_out.abar[:]), a2, rtol=1e-12)
+    tau_syn = float(net.output.namespace["tau_syn"]) * 1e3
+
+    def balance(a):
+        return -np.bincount(k, w * a, minlength=spec.n_out) * tau_syn / spec.tau_pre_ms
+
+    I = np.asarray(bal.I_bal_)  # (n_out, steps)
+    present = spec.present_steps
+    np.testing.assert_array_equal(I[:, :steps], 0)  # abar starts at 0
+    np.testing.assert_allclose(I[:, steps:steps + present],
+                               np.repeat(balance(a1)[:, None], present, 1), rtol=1e-12)
+    np.testing.assert_array_equal(I[:, steps + present:2 * steps], 0)  # the rest
+    np.testing.assert_allclose(I[:, 2 * steps], balance(a2), rtol=1e-12)
+    assert np.min(balance(a2)) < 0
+
+
 @pytest.mark.parametrize("field, value, words", [
     ("t_present_ms", 0.0, "presentation time"),
     ("t_present_ms", -5.0, "presentation time"),
