@@ -20,8 +20,16 @@ the equations. The rules chosen here, and why, are in :mod:`models.balanced_netw
    others: silent); no weight changes.
 3. *Consolidation* (step 3, ``epochs``): STDP on hidden -> output synapses while the
    teacher acts: a teacher-tuned spike potentiates, a free spike depresses, by ``eta_out
-   * apre``, until the free potential's spikes reproduce the tuned ones (on average the
-   delta rule on rates, which stops where the weights alone reproduce the teacher).
+   * (apre - abar)``, until the free potential's spikes reproduce the tuned ones (on
+   average the delta rule on centred rates, which stops where the weights alone
+   reproduce the teacher). ``abar`` is the running mean of the presynaptic trace, and
+   each output cell receives minus the mean of its synaptic drive as a balancing
+   current (``centre_out``; without it the rule is ill-conditioned on the hidden
+   layer's all-positive rates).
+
+Hidden E cells have signed receptive fields: ``ff_inh_fraction`` of each patch inhibits
+the cell (feedforward inhibition, ``w_ff_inh``), which makes the hidden spike counts far
+more separable than blurred pixel sums.
 
 Decoding: the class whose ``n_per_class`` output cells fire most free spikes, teacher
 off (a tie or silence is an error). The free spikes during step 3 are the consolidation
@@ -31,7 +39,9 @@ off, so ``train_accuracy`` and ``train_curve`` measure how far consolidation has
 Ablations (same budget): ``equilibrium_epochs=0`` (no equilibrium step), ``stp=False``
 (static synapses with a fresh synapse's conductance, ``w * U``), ``static_matched``
 (static synapses transmitting STP's mean release, 0.1), ``e_fraction`` 0.5,
-0.8, 0.95, 1.0 (1.0 is the all-excitatory hidden layer: no inhibition at all).
+0.8, 0.95, 1.0 (``all_excitatory``: E cells only and unsigned receptive fields, no
+inhibition at all); and the two additions of this package, ``ff_inh_fraction=0``
+(unsigned receptive fields) and ``centre_out=False`` (the plain ReSuMe rule).
 :func:`ablation_configs` lists them; ``python -m experiments balanced_tuning --ablation``
 runs them on Dask.
 
@@ -231,8 +241,8 @@ class BalancedTuningConfig:
 
 #: 'paper': MNIST / Fashion-MNIST; 'quick': digits in about a minute per run (8x8 images
 #: need smaller receptive fields and more conductance per pixel).
-_DIGITS = dict(validation=300, test=300, n_hidden=400, rf_exc=1, rf_inh=2, w_in_exc=10.0,
-               w_in_inh=4.0, ff_inh_fraction=0.0, chunk_size=250, equilibrium_samples=500,
+_DIGITS = dict(validation=300, test=300, n_hidden=400, rf_exc=1, rf_inh=2, w_in_exc=15.0,
+               w_in_inh=4.0, w_ff_inh=20.0, chunk_size=250, equilibrium_samples=500,
                epochs=4, eta_out_mV=0.03, lr_decay=2.0, w_out_max_mV=2.0)
 PRESETS = {
     "paper": {
@@ -256,7 +266,11 @@ ABLATIONS = {
     "static_matched": dict(stp=False, static_release=0.1),
     "e_fraction_0.5": dict(e_fraction=0.5),
     "e_fraction_0.95": dict(e_fraction=0.95),
-    "all_excitatory": dict(e_fraction=1.0),
+    "all_excitatory": dict(e_fraction=1.0, ff_inh_fraction=0.0),
+    # What this package adds to the abstract's principles (models.balanced_network):
+    # unsigned receptive fields, and the plain ReSuMe rule without the balancing current.
+    "no_ff_inhibition": dict(ff_inh_fraction=0.0),
+    "uncentred": dict(centre_out=False),
 }
 
 
@@ -305,6 +319,10 @@ def variant_of(cfg: BalancedTuningConfig) -> str:
         parts.append("static_synapses" if cfg.static_release is None else "static_matched")
     if cfg.e_fraction != 0.8:
         parts.append(f"e_fraction_{cfg.e_fraction:g}")
+    if cfg.ff_inh_fraction == 0:
+        parts.append("no_ff_inhibition")
+    if not cfg.centre_out:
+        parts.append("uncentred")
     return "+".join(parts) or "full"
 
 
@@ -570,6 +588,8 @@ _CLI_FIELDS = {
     "--t-present": ("t_present_ms", float, "presentation time per sample (ms, > 0)"),
     "--t-rest": ("t_rest_ms", float, "rest after each presentation (ms, >= 0)"),
     "--max-rate": ("max_rate_hz", float, "Poisson rate of a pixel of intensity 1 (Hz)"),
+    "--ff-inh-fraction": ("ff_inh_fraction", float, "fraction of an E cell's patch that "
+                                                    "inhibits it, in [0, 1)"),
     "--stp-U": ("stp_U", float, "Tsodyks-Markram utilisation U, in (0, 1]"),
     "--stp-tau-d": ("stp_tau_d_ms", float, "STP recovery time constant (ms)"),
     "--stp-tau-f": ("stp_tau_f_ms", float, "STP facilitation time constant (ms)"),

@@ -290,6 +290,7 @@ OUT_OF_RANGE = [
     ("balanced_tuning", ["--t-present", "-1"], ["t_present_ms", "positive", "-1.0"]),
     ("balanced_tuning", ["--t-rest", "-1"], ["t_rest_ms", ">= 0 ms", "-1.0"]),
     ("balanced_tuning", ["--stp-U", "1.5"], ["stp_U", "(0, 1]", "1.5"]),
+    ("balanced_tuning", ["--ff-inh-fraction", "1.2"], ["ff_inh_fraction", "[0, 1)", "1.2"]),
     ("balanced_tuning", ["--stp-tau-f", "0"], ["stp_tau_f_ms: must be a positive number"]),
     ("balanced_tuning", ["--per-class", "0"], ["n_per_class: must be a positive integer"]),
     ("balanced_tuning", ["--equilibrium-samples", "0"], ["equilibrium_samples: step 1 needs",
@@ -338,6 +339,9 @@ BAD_FIELDS = [
     ("balanced_tuning", "p_out", True, ["(0, 1]", "got True"]),
     ("balanced_tuning", "static_release", "0.1", ["(0, 1]", "got '0.1'"]),
     ("balanced_tuning", "static_release", 0.0, ["(0, 1]", "got 0.0"]),
+    ("balanced_tuning", "ff_inh_fraction", 1.0, ["[0, 1)", "got 1.0"]),
+    ("balanced_tuning", "centre_out", "yes", ["true or false", "got 'yes'"]),
+    ("balanced_tuning", "mean_samples", 0.5, [">= 1", "got 0.5"]),
 ]
 
 
