@@ -280,8 +280,8 @@ class BalancedSpec:
         if not 0 < self.p_out <= 1:
             raise ValueError(f"p_out must lie in (0, 1] (the fraction of hidden cells each "
                              f"output cell sees), got {self.p_out!r}")
-        for name in ("w_in_exc", "w_in_inh", "w_ff_inh", "w_ei", "w_ie_total", "eta_eq", "eta_out_mV",
-                     "w_out_init_mV", "teacher_up_mV", "teacher_down_mV"):
+        for name in ("w_in_exc", "w_in_inh", "w_ff_inh", "w_ei", "w_ie_total", "eta_eq",
+                     "eta_out_mV", "w_out_init_mV", "teacher_up_mV", "teacher_down_mV"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
@@ -540,22 +540,21 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     # Input -> hidden: a fresh synapse transmits w * U with STP, so a static synapse
     # transmits w * static_release, by default U (the same conductance per spike as a
     # fresh STP synapse; STP then depresses it).
-    i, j, w = conn["in"]
     stp_params = dict(U=spec.stp_U, tau_d=spec.stp_tau_d_ms * ms, tau_f=spec.stp_tau_f_ms * ms)
-    syn_in = synapses(inp, hidden, STP_MODELS[spec.stp], f"{name}_in", "g_e",
-                      params=stp_params if spec.stp else None)
-    syn_in.connect(i=i, j=j)
     release = spec.stp_U if spec.static_release is None else spec.static_release
-    syn_in.w = w / spec.stp_U if spec.stp else w * release / spec.stp_U
-    objects.append(syn_in)
-    syn_in_inh = None
-    if len(conn["in_inh"][0]):
-        i, j, w = conn["in_inh"]
-        syn_in_inh = synapses(inp, hidden, STP_MODELS[spec.stp], f"{name}_in_inh", "g_i",
-                              params=stp_params if spec.stp else None)
-        syn_in_inh.connect(i=i, j=j)
-        syn_in_inh.w = w / spec.stp_U if spec.stp else w * release / spec.stp_U
-        objects.append(syn_in_inh)
+
+    def input_pathway(key, target):
+        i, j, w = conn[key]
+        syn = synapses(inp, hidden, STP_MODELS[spec.stp], f"{name}_{key}", target,
+                       params=stp_params if spec.stp else None)
+        syn.connect(i=i, j=j)
+        syn.w = w / spec.stp_U if spec.stp else w * release / spec.stp_U
+        objects.append(syn)
+        return syn
+
+    syn_in = input_pathway("in", "g_e")
+    # The pixels that inhibit E cells: the same synapse model, onto g_i.
+    syn_in_inh = input_pathway("in_inh", "g_i") if len(conn["in_inh"][0]) else None
 
     syn_ei = syn_ie = None
     if pop.exc is not None and pop.inh is not None and len(conn["ei"][0]):
