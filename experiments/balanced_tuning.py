@@ -32,9 +32,13 @@ the cell (feedforward inhibition, ``w_ff_inh``), which makes the hidden spike co
 more separable than blurred pixel sums.
 
 Decoding: the class whose ``n_per_class`` output cells fire most free spikes, teacher
-off (a tie or silence is an error). The free spikes during step 3 are the consolidation
-curve: each training sample is classified with the weights learned before it, teacher
-off, so ``train_accuracy`` and ``train_curve`` measure how far consolidation has come.
+off (a tie or silence is an error). The consolidation curve is measured with the teacher
+off and learning off: after training chunks 1, 2, 4, 8, ... and the last one of the first
+consolidation epoch, the first ``curve_samples`` evaluation images are classified with
+the weights learned so far (``train_probe_samples``, ``train_probe_accuracy``). The free
+spikes of the training presentations themselves (``train_accuracy``, ``train_curve_*``)
+are only an upper bound on it: the weights change during a presentation once the
+teacher's spikes start, and the free potential profits within the same sample.
 
 Ablations (same budget): ``equilibrium_epochs=0`` (no equilibrium step), ``stp=False``
 (static synapses with a fresh synapse's conductance, ``w * U``), ``static_matched``
@@ -93,7 +97,8 @@ class BalancedTuningConfig:
     Step 1: ``equilibrium_epochs`` of ``equilibrium_samples``, rate ``eta_eq``.
     Steps 2-3: ``teacher_up_mV``, ``teacher_down_mV``; ``eta_out_mV`` (STDP step per
     spike pair), decaying as ``1 / (1 + lr_decay * epochs done)``; ``w_out_max_mV``,
-    ``w_out_init_mV``, ``tau_pre_ms``; ``epochs`` of consolidation.
+    ``w_out_init_mV``, ``tau_pre_ms``; ``epochs`` of consolidation; ``curve_samples``
+    evaluation images of the consolidation curve (0: none; at most ``chunk_size``).
     Schedule and data: ``chunk_size`` samples per compiled run, ``seed`` (connectivity,
     order, Poisson spikes), ``dataset``, ``data_dir``, ``validation``, ``test``,
     ``eval_split``, ``train_samples``, ``eval_samples``, ``analysis_samples``,
@@ -139,6 +144,7 @@ class BalancedTuningConfig:
     w_out_init_mV: float = 0.01
     tau_pre_ms: float = 20.0
     epochs: int = 1
+    curve_samples: int = 500
     chunk_size: int = 500
     seed: int = 0
     validation: int = 10000
@@ -208,7 +214,7 @@ class BalancedTuningConfig:
             if not is_integer(value) or value < 1:
                 fail(f"{name}: must be a positive integer, got {value!r}.")
         for name in ("rf_exc", "rf_inh", "k_ei", "k_ie", "equilibrium_epochs",
-                     "equilibrium_samples"):
+                     "equilibrium_samples", "curve_samples"):
             value = getattr(self, name)
             if not is_integer(value) or value < 0:
                 fail(f"{name}: must be an integer >= 0, got {value!r}.")
@@ -219,6 +225,10 @@ class BalancedTuningConfig:
                                                 or not 0 < self.static_release <= 1):
             fail(f"static_release: the fraction of w/U a static synapse transmits must lie in "
                  f"(0, 1], or be None (U), got {self.static_release!r}.")
+        if self.curve_samples > self.chunk_size:
+            fail(f"curve_samples: a point of the consolidation curve is one compiled run, "
+                 f"so it can use at most chunk_size ({self.chunk_size}) images; got "
+                 f"{self.curve_samples}.")
         if self.equilibrium_epochs and not self.equilibrium_samples:
             fail("equilibrium_samples: step 1 needs samples; give a positive number or set "
                  "equilibrium_epochs to 0.")
@@ -243,7 +253,7 @@ class BalancedTuningConfig:
 #: need smaller receptive fields and more conductance per pixel).
 _DIGITS = dict(validation=300, test=300, n_hidden=400, rf_exc=1, rf_inh=2, w_in_exc=15.0,
                w_in_inh=4.0, w_ff_inh=20.0, chunk_size=250, equilibrium_samples=500,
-               epochs=4, eta_out_mV=0.03, lr_decay=2.0, w_out_max_mV=2.0)
+               epochs=4, eta_out_mV=0.03, lr_decay=2.0, w_out_max_mV=2.0, curve_samples=250)
 PRESETS = {
     "paper": {
         "mnist": dict(validation=10000),
@@ -395,6 +405,29 @@ class BalancedTuningProtocol(ImageProtocol):
         progress = epoch - self.cfg.equilibrium_epochs + chunk / chunks
         return self.cfg.eta_out_mV / (1.0 + self.cfg.lr_decay * progress)
 
+    def probe(self, epoch: int, chunk: int):
+        """The consolidation curve's evaluation images after training chunk ``chunk``
+        (chunks 0, 1, 3, 7, ... and the last of the first consolidation epoch), or None."""
+        if epoch != self.cfg.equilibrium_epochs or self.phase(epoch) != "consolidation":
+            return None
+        last = -(-self.n_train // self.cfg.chunk_size) - 1
+        if chunk & (chunk + 1) and chunk != last:
+            return None
+        n = min(self.cfg.curve_samples, self.n_eval)
+        return np.arange(n) if n else None
+
+    def probe_statistics(self, chunk: int, samples) -> dict:
+        """Correct teacher-off answers of the probe run after training chunk ``chunk``."""
+        from experiments.neuron_parameters import predictions
+
+        samples = np.asarray(samples)
+        n_chunks = -(-self.n_train // self.cfg.chunk_size)
+        correct, n = np.zeros(n_chunks), np.zeros(n_chunks)
+        counts = self.net.class_counts()[:len(samples)]
+        correct[chunk] = np.sum(predictions(counts) == self.y_eval[samples])
+        n[chunk] = len(samples)
+        return {"probe_correct": correct, "probe_n": n}
+
     def train_order(self, epoch: int) -> np.ndarray:
         return np.random.default_rng((self.cfg.seed, _ORDER_STREAM, epoch)).permutation(self.n_train)
 
@@ -500,6 +533,11 @@ class BalancedTuningProtocol(ImageProtocol):
             done = sums["curve_n"] > 0
             out["curve_samples"] = np.cumsum(sums["curve_n"])[done].astype(int).tolist()
             out["curve_accuracy"] = (sums["curve_correct"][done] / sums["curve_n"][done]).tolist()
+            if "probe_n" in sums:
+                probed = sums["probe_n"] > 0
+                out["probe_samples"] = np.cumsum(sums["curve_n"])[probed].astype(int).tolist()
+                out["probe_accuracy"] = (sums["probe_correct"][probed]
+                                         / sums["probe_n"][probed]).tolist()
         return out
 
     def begin_evaluation(self) -> None:
@@ -601,6 +639,8 @@ _CLI_FIELDS = {
                                                  "cells (mV)"),
     "--eta-out": ("eta_out_mV", float, "STDP step per spike pair (mV)"),
     "--lr-decay": ("lr_decay", float, "STDP step decays as 1/(1 + lr_decay * epochs done)"),
+    "--curve-samples": ("curve_samples", int, "evaluation images of each point of the "
+                                              "consolidation curve (0: no curve)"),
     "--chunk-size": ("chunk_size", int, "samples per compiled run"),
     "--seed": ("seed", int, "seed of connectivity, order and Poisson spikes"),
     **DATA_FIELDS,

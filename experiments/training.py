@@ -56,7 +56,14 @@ protocol with phases, e.g. a short unsupervised phase first, trains on the first
 samples of ``train_order(epoch)``),
 ``evaluates(epoch)`` -> bool: whether the evaluation split is run after that epoch
 (default True; without it the metrics line has ``accuracy: None`` and the training
-entries only).
+entries only),
+``probe(epoch, chunk)`` -> evaluation sample indices (at most ``chunk_size``) or
+``None``, and ``probe_statistics(chunk, samples)`` -> additive ``{name: array}``: a
+learning curve measured inside an epoch. After that training chunk the engine runs
+those evaluation samples with learning off (``eval_run_args``; the learned state is not
+read back, and the run is not counted in the training time) and adds the protocol's
+statistics of that run to the epoch's training sums, so they are checkpointed with
+them and a resumed epoch reports the same curve.
 """
 
 from __future__ import annotations
@@ -423,6 +430,24 @@ class Trainer:
         self.folder.log(f"epoch {state.epoch + 1} chunk {chunk}: {len(samples)} samples in "
                         f"{elapsed:.2f} s ({rate:.1f} samples/s), training accuracy "
                         f"{correct / len(samples):.4f}")
+        self._probe(state, chunk)
+
+    def _probe(self, state: TrainingState, chunk: int) -> None:
+        """Run the protocol's probe of this chunk, if any (see the module docstring)."""
+        p = self.protocol
+        probe = getattr(p, "probe", None)
+        samples = probe(state.epoch, chunk) if probe is not None else None
+        if samples is None or len(samples) == 0:
+            return
+        samples = np.asarray(samples)
+        args = dict(p.eval_run_args(samples))
+        args.update(self._state_args(state))
+        self.handle.run(args)
+        correct = int(np.sum(p.correct("eval", samples)))
+        _accumulate(state.train_stats, p.probe_statistics(chunk, samples))
+        self.folder.log(f"epoch {state.epoch + 1} chunk {chunk}: probe accuracy "
+                        f"{correct / len(samples):.4f} on {len(samples)} evaluation samples, "
+                        f"learning off")
 
     def _evaluation_record(self, state: TrainingState, epoch: int) -> dict:
         """Evaluate ``state`` and return the metrics line of ``epoch`` (0: before

@@ -40,12 +40,14 @@ for one path, ``<common parent>/figures/`` for several):
     the training of every epoch (``train_rate_e_hz``, ``train_rate_i_hz``), one line per
     run; hollow markers are step-1 (equilibrium) epochs, filled ones consolidation epochs.
 ``consolidation``
-    The consolidation curve: the teacher-off accuracy of each training chunk (every
-    sample classified with the weights learned before it; ``train_curve_accuracy``)
-    against the consolidation samples trained so far, concatenated over the
-    consolidation epochs (``train_curve_samples`` restart at every epoch; here they
-    continue), one line per run; the markers are the accuracy on the evaluation split
-    after each consolidation epoch.
+    The consolidation curve: teacher-off accuracy, learning off, on the first
+    ``curve_samples`` evaluation images (``train_probe_accuracy``) against the
+    consolidation samples trained so far (solid, with dots), one line per run; dashed,
+    the free-spike accuracy of each training chunk (``train_curve_accuracy``), an upper
+    bound (the weights change during a presentation once the teacher's spikes start).
+    Samples are concatenated over the consolidation epochs (the metrics restart at every
+    epoch; here they continue). The diamonds are the accuracy on the whole evaluation
+    split after each consolidation epoch.
 ``ablation``
     Final accuracy (last evaluation, :func:`experiments.balanced_tuning.summarise`) per
     variant: a bar of the mean over seeds with the standard deviation (sample sd, 0 for
@@ -339,14 +341,15 @@ def _consolidation_lines(runs) -> dict:
     lines = {}
     for r in runs:
         samples, accuracy, ends, evaluated, epochs = [], [], [], [], []
+        probe_samples, probe_accuracy = [], []
         done = 0
         for m in _phase_records(r, "consolidation"):
-            xs = [number(x) for x in m.get("train_curve_samples") or []]
-            ys = [number(y) for y in m.get("train_curve_accuracy") or []]
-            if len(xs) != len(ys) or any(v is None for v in xs + ys):
-                xs, ys = [], []
+            xs, ys = _paired(m, "train_curve_samples", "train_curve_accuracy")
+            px, py = _paired(m, "train_probe_samples", "train_probe_accuracy")
             samples += [done + x for x in xs]
             accuracy += ys
+            probe_samples += [done + x for x in px]
+            probe_accuracy += py
             if xs:
                 done += xs[-1]
             elif number(m.get("samples_seen")) is not None:
@@ -356,11 +359,22 @@ def _consolidation_lines(runs) -> dict:
                 ends.append(done)
                 evaluated.append(acc)
                 epochs.append(m["epoch"])
-        if samples or evaluated:
-            lines[r["label"]] = {"samples": samples, "accuracy": accuracy,
+        if samples or evaluated or probe_samples:
+            lines[r["label"]] = {"probe_samples": probe_samples,
+                                 "probe_accuracy": probe_accuracy,
+                                 "samples": samples, "accuracy": accuracy,
                                  "epoch_samples": ends, "eval_accuracy": evaluated,
                                  "epoch": epochs}
     return lines
+
+
+def _paired(record, x_key, y_key):
+    """Two equally long lists of numbers of a metrics line, or two empty ones."""
+    xs = [number(x) for x in record.get(x_key) or []]
+    ys = [number(y) for y in record.get(y_key) or []]
+    if len(xs) != len(ys) or any(v is None for v in xs + ys):
+        return [], []
+    return xs, ys
 
 
 def _equilibrium_samples(run) -> float:
@@ -400,9 +414,10 @@ def plotted_values(runs) -> dict:
     't_sample_ms', 'n_samples', 'labels', 'stp', 'stp_U'}}`` (one run per STP group);
     ``rates``: ``{label: {'epoch', 'phase', 'rate_e', 'rate_i'}}`` (Hz, every epoch);
     ``consolidation``: ``{label: {'samples', 'accuracy', 'epoch_samples',
-    'eval_accuracy', 'epoch'}}`` (the curve: chunk accuracy against the consolidation
-    samples trained so far, counted over the consolidation epochs; then the evaluation
-    after each consolidation epoch, at the samples trained by its end); ``ablation``: ``{variant: {'seeds',
+    'eval_accuracy', 'epoch', 'probe_samples', 'probe_accuracy'}}`` (the curve: teacher-off
+    accuracy on the probe images, and the training chunks' accuracy, against the
+    consolidation samples trained so far, counted over the consolidation epochs; then the
+    evaluation after each consolidation epoch, at the samples trained by its end); ``ablation``: ``{variant: {'seeds',
     'labels', 'accuracy', 'mean', 'sd', 'n'}}`` (final accuracy; sample sd, 0 for one
     seed; variants in figure order).
     """
@@ -589,24 +604,38 @@ def figure_rates(runs):
 
 
 def figure_consolidation(runs):
-    """Teacher-off accuracy of each consolidation chunk against the consolidation samples
-    trained, one line per run; markers: the evaluated accuracy after each epoch."""
+    """Teacher-off accuracy on the probe images (solid) and the training chunks' accuracy
+    (dashed, an upper bound) against the consolidation samples trained, one colour per
+    run; diamonds: the evaluated accuracy after each epoch."""
     lines = _consolidation_lines(runs)
     _check("consolidation", lines, runs)
     styles = _styles(runs)
     fig, ax = plt.subplots(figsize=(6.4, 3.9))
     for label, line in lines.items():
         style = styles[label]
+        labelled = False
+        if line["probe_samples"]:
+            ax.plot(line["probe_samples"], line["probe_accuracy"], lw=1.6, marker="o",
+                    ms=3.5, label=label, **style)
+            labelled = True
         if line["samples"]:
-            ax.plot(line["samples"], line["accuracy"], lw=1.2, label=label, **style)
+            ax.plot(line["samples"], line["accuracy"], lw=0.8, alpha=0.7,
+                    label=None if labelled else label,
+                    **dict(style, ls="--" if labelled else style.get("ls", "-")))
+            labelled = True
         if line["eval_accuracy"]:
             ax.plot(line["epoch_samples"], line["eval_accuracy"], ls="none", marker="D",
                     ms=6, mec="black", mew=0.6, color=style["color"],
-                    label=None if line["samples"] else label)
+                    label=None if labelled else label)
     ax.axhline(0.1, color="0.5", ls=":", lw=1, label="chance (10 classes)")
-    _legend([ax], len(lines), loc="lower right", extra=[
-        (Line2D([], [], ls="none", marker="D", mec="black", mew=0.6, color="0.6"),
-         "evaluated after each epoch")])
+    extra = [(Line2D([], [], ls="none", marker="D", mec="black", mew=0.6, color="0.6"),
+              "evaluated after each epoch")]
+    if any(line["probe_samples"] and line["samples"] for line in lines.values()):
+        extra = [(Line2D([], [], color="0.4", lw=1.6, marker="o", ms=3.5),
+                  "probe images, learning off"),
+                 (Line2D([], [], color="0.4", lw=0.8, ls="--"),
+                  "training chunks (upper bound)")] + extra
+    _legend([ax], len(lines), loc="lower right", extra=extra)
     ax.set_ylim(0, 1)
     ax.set_xlim(left=0)
     ax.set_xlabel("consolidation training samples (summed over epochs)")

@@ -244,6 +244,8 @@ def test_running_mean_and_balancing_current_follow_the_hidden_counts():
     ("stp_U", 1.5, "(0, 1]"),
     ("stp_tau_d_ms", -1.0, "positive"),
     ("t_rest_ms", -1.0, ">= 0"),
+    ("curve_samples", -1, ">= 0"),
+    ("curve_samples", 251, "chunk_size (250)"),
 ])
 def test_bad_configuration_names_the_field(field, value, words):
     with pytest.raises(ConfigError) as err:
@@ -280,6 +282,18 @@ def test_quick_preset_learns_digits(tmp_path):
     assert step1[0]["train_dvdt_abs_e_mV_per_ms"] > 0
     rec = np.load(run / "recordings" / "epoch-0004.npz")
     assert rec["probe_r"].shape[0] == 16 and rec["eval_class_counts"].shape[1] == 10
+    # The consolidation curve: 250 test digits after chunks 1, 2, 4 and 5 (the last) of
+    # the first consolidation epoch, none in the second.
+    assert step3[0]["train_probe_samples"] == [250, 500, 1000, 1197]
+    assert "train_probe_samples" not in step3[1]
+    # Its last point is the end-of-epoch weights on the first 250 test digits: the same
+    # run as the first chunk of that epoch's evaluation (same weights, images and seed).
+    from experiments.neuron_parameters import predictions
+
+    first = np.load(run / "recordings" / "epoch-0003.npz")
+    answers = predictions(first["eval_class_counts"][:250]) == first["eval_labels"][:250]
+    assert step3[0]["train_probe_accuracy"][-1] == pytest.approx(answers.mean(), abs=1e-12)
+    assert len(set(step3[0]["train_probe_accuracy"])) > 1
 
 
 def test_all_excitatory_network_runs_twice_in_standalone(tmp_path):

@@ -69,6 +69,9 @@ def _metrics(rng, cfg: dict) -> list[dict]:
                      dvdt_abs_e_mV_per_ms=float(rng.uniform(0.5, 1.0)),
                      dvdt_abs_i_mV_per_ms=float(rng.uniform(1.0, 1.5)) if has_i else None,
                      output_spikes_per_sample=float(rng.uniform(0, 50)))
+        if epoch == n_step1 + 1:  # the probes of the first consolidation epoch
+            m.update(train_probe_samples=CHUNKS,
+                     train_probe_accuracy=[float(rng.uniform(0, 1)) for _ in CHUNKS])
         records.append(m)
     return records
 
@@ -294,11 +297,19 @@ def test_consolidation_curve_is_cumulative_over_the_consolidation_epochs(sweep):
         assert line["epoch_samples"] == [600, 1200, 1800]
         assert line["eval_accuracy"] == [m["accuracy"] for m in step3]
         assert line["epoch"] == [m["epoch"] for m in step3]
+        # teacher-off probes in the first consolidation epoch only
+        assert line["probe_samples"] == [250, 500, 600]
+        assert line["probe_accuracy"] == step3[0]["train_probe_accuracy"]
     fig = figs.figure_consolidation(runs)
     (ax,) = fig.axes
-    curve = _lines(ax)["full, seed 2"]
-    np.testing.assert_array_equal(curve.get_xdata(), values["full, seed 2"]["samples"])
-    np.testing.assert_allclose(curve.get_ydata(), values["full, seed 2"]["accuracy"])
+    full = values["full, seed 2"]
+    probe = _lines(ax)["full, seed 2"]  # the labelled line of a run is its probe curve
+    np.testing.assert_array_equal(probe.get_xdata(), full["probe_samples"])
+    np.testing.assert_allclose(probe.get_ydata(), full["probe_accuracy"])
+    (chunks,) = [m for m in ax.lines if m.get_linestyle() == "--"
+                 and list(m.get_xdata()) == full["samples"]
+                 and list(m.get_ydata()) == full["accuracy"]]
+    assert chunks.get_color() == probe.get_color()
     diamonds = [m for m in ax.lines if m.get_marker() == "D"
                 and list(m.get_ydata()) == values["full, seed 2"]["eval_accuracy"]]
     assert len(diamonds) == 1
