@@ -250,14 +250,20 @@ class BalancedTuningConfig:
 
 
 #: 'paper': MNIST / Fashion-MNIST; 'quick': digits in about a minute per run (8x8 images
-#: need smaller receptive fields and more conductance per pixel).
+#: need smaller receptive fields and more conductance per pixel). On 28x28 images a
+#: presentation of 200 ms instead of 100 ms doubles the hidden spikes each image gives
+#: the readout (about 1 per E cell at 100 ms) and cuts ties between classes: 92.4 % against
+#: 90.6 % on 2,000 validation images after 5,000 training images (ties 0.65 % against
+#: 1.7 %); a higher input rate instead (200 Hz) gave 90.7 %: depressing synapses pass
+#: little more.
+_IMAGES_28 = dict(validation=10000, t_present_ms=200.0)
 _DIGITS = dict(validation=300, test=300, n_hidden=400, rf_exc=1, rf_inh=2, w_in_exc=15.0,
                w_in_inh=4.0, w_ff_inh=20.0, chunk_size=250, equilibrium_samples=500,
                epochs=4, eta_out_mV=0.03, lr_decay=2.0, w_out_max_mV=2.0, curve_samples=250)
 PRESETS = {
     "paper": {
-        "mnist": dict(validation=10000),
-        "fashion-mnist": dict(validation=10000),
+        "mnist": dict(_IMAGES_28),
+        "fashion-mnist": dict(_IMAGES_28),
         "digits": dict(_DIGITS),
     },
     "quick": {

@@ -96,10 +96,11 @@ Together these are the delta rule on centred rates, ``dw_kj ~ (r_tuned,k - r_fre
 <r_j>)``, whose conditioning no longer carries the common mode of the hidden layer.
 ``centre_out=False`` is the plain ReSuMe rule, for comparison.
 
-Each output cell sees its own random fraction
-``p_out`` of the hidden layer, so the ``n_per_class`` cells of a class vote with
-different evidence. Decoding: the class whose cells fire most free spikes (a tie or
-silence is an error).
+With ``p_out < 1`` each output cell sees its own random fraction ``p_out`` of the
+hidden layer, so the ``n_per_class`` cells of a class vote with different evidence; the
+default, 1, gives every cell the whole layer (on 5,000 MNIST images, 2,000 validation
+images: 90.6 % against 89.9 % with ``p_out`` 0.5). Decoding: the class whose cells fire
+most free spikes (a tie or silence is an error).
 
 How it runs inside Brian2
 -------------------------
