@@ -98,7 +98,8 @@ class BalancedTuningConfig:
     Steps 2-3: ``teacher_up_mV``, ``teacher_down_mV``; ``eta_out_mV`` (STDP step per
     spike pair), decaying as ``1 / (1 + lr_decay * epochs done)``; ``w_out_max_mV``,
     ``w_out_init_mV``, ``tau_pre_ms``; ``epochs`` of consolidation; ``curve_samples``
-    evaluation images of the consolidation curve (0: none; at most ``chunk_size``).
+    evaluation images of the consolidation curve (0: none; each point is one compiled
+    run, so at most ``chunk_size`` of them are used).
     Schedule and data: ``chunk_size`` samples per compiled run, ``seed`` (connectivity,
     order, Poisson spikes), ``dataset``, ``data_dir``, ``validation``, ``test``,
     ``eval_split``, ``train_samples``, ``eval_samples``, ``analysis_samples``,
@@ -225,10 +226,6 @@ class BalancedTuningConfig:
                                                 or not 0 < self.static_release <= 1):
             fail(f"static_release: the fraction of w/U a static synapse transmits must lie in "
                  f"(0, 1], or be None (U), got {self.static_release!r}.")
-        if self.curve_samples > self.chunk_size:
-            fail(f"curve_samples: a point of the consolidation curve is one compiled run, "
-                 f"so it can use at most chunk_size ({self.chunk_size}) images; got "
-                 f"{self.curve_samples}.")
         if self.equilibrium_epochs and not self.equilibrium_samples:
             fail("equilibrium_samples: step 1 needs samples; give a positive number or set "
                  "equilibrium_epochs to 0.")
@@ -419,7 +416,7 @@ class BalancedTuningProtocol(ImageProtocol):
         last = -(-self.n_train // self.cfg.chunk_size) - 1
         if chunk & (chunk + 1) and chunk != last:
             return None
-        n = min(self.cfg.curve_samples, self.n_eval)
+        n = min(self.cfg.curve_samples, self.n_eval, self.cfg.chunk_size)
         return np.arange(n) if n else None
 
     def probe_statistics(self, chunk: int, samples) -> dict:

@@ -245,7 +245,6 @@ def test_running_mean_and_balancing_current_follow_the_hidden_counts():
     ("stp_tau_d_ms", -1.0, "positive"),
     ("t_rest_ms", -1.0, ">= 0"),
     ("curve_samples", -1, ">= 0"),
-    ("curve_samples", 251, "chunk_size (250)"),
 ])
 def test_bad_configuration_names_the_field(field, value, words):
     with pytest.raises(ConfigError) as err:
