@@ -52,7 +52,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 DESIRE = ["desire", "--preset", "quick", "--epochs", "3", "--train-samples", "800",
           "--eval-samples", "100", "--seed", "7"]
-EI_RATIO = ["ei_ratio", "--preset", "quick", "--epochs", "2", "--train-samples", "256",
+# Ten epochs: a chunk takes 0.03 s on an idle machine, and with two epochs the whole run
+# ended inside the random kill windows (startup up to 4.5 s), leaving too few kills.
+EI_RATIO = ["ei_ratio", "--preset", "quick", "--epochs", "10", "--train-samples", "256",
             "--eval-samples", "64", "--seed", "7"]
 BALANCED = ["balanced_tuning", "--preset", "quick", "--epochs", "1", "--equilibrium-epochs",
             "1", "--equilibrium-samples", "100", "--train-samples", "250", "--eval-samples",
