@@ -383,6 +383,11 @@ class BalancedTuningProtocol(ImageProtocol):
     def n_epochs(self) -> int:
         return self.cfg.n_epochs
 
+    @property
+    def n_chunks(self) -> int:
+        """Chunks of a consolidation epoch."""
+        return -(-self.n_train // self.cfg.chunk_size)
+
     def phase(self, epoch: int) -> str:
         return "equilibrium" if epoch < self.cfg.equilibrium_epochs else "consolidation"
 
@@ -405,8 +410,7 @@ class BalancedTuningProtocol(ImageProtocol):
         ``p`` the consolidation epochs done (fractional, per chunk); 0 in step 1."""
         if self.phase(epoch) == "equilibrium":
             return 0.0
-        chunks = -(-self.n_train // self.cfg.chunk_size)
-        progress = epoch - self.cfg.equilibrium_epochs + chunk / chunks
+        progress = epoch - self.cfg.equilibrium_epochs + chunk / self.n_chunks
         return self.cfg.eta_out_mV / (1.0 + self.cfg.lr_decay * progress)
 
     def probe(self, epoch: int, chunk: int):
@@ -414,23 +418,17 @@ class BalancedTuningProtocol(ImageProtocol):
         (chunks 0, 1, 3, 7, ... and the last of the first consolidation epoch), or None."""
         if epoch != self.cfg.equilibrium_epochs or self.phase(epoch) != "consolidation":
             return None
-        last = -(-self.n_train // self.cfg.chunk_size) - 1
-        if chunk & (chunk + 1) and chunk != last:
+        if chunk & (chunk + 1) and chunk != self.n_chunks - 1:
             return None
         n = min(self.cfg.curve_samples, self.n_eval, self.cfg.chunk_size)
         return np.arange(n) if n else None
 
-    def probe_statistics(self, chunk: int, samples) -> dict:
-        """Correct teacher-off answers of the probe run after training chunk ``chunk``."""
-        from experiments.neuron_parameters import predictions
-
-        samples = np.asarray(samples)
-        n_chunks = -(-self.n_train // self.cfg.chunk_size)
-        correct, n = np.zeros(n_chunks), np.zeros(n_chunks)
-        counts = self.net.class_counts()[:len(samples)]
-        correct[chunk] = np.sum(predictions(counts) == self.y_eval[samples])
-        n[chunk] = len(samples)
-        return {"probe_correct": correct, "probe_n": n}
+    def probe_statistics(self, chunk: int, correct) -> dict:
+        """The probe after training chunk ``chunk`` (``correct``: one boolean per image)
+        as additive sums, indexed by chunk."""
+        right, n = np.zeros(self.n_chunks), np.zeros(self.n_chunks)
+        right[chunk], n[chunk] = np.sum(correct), len(correct)
+        return {"probe_correct": right, "probe_n": n}
 
     def train_order(self, epoch: int) -> np.ndarray:
         return np.random.default_rng((self.cfg.seed, _ORDER_STREAM, epoch)).permutation(self.n_train)
@@ -497,8 +495,7 @@ class BalancedTuningProtocol(ImageProtocol):
         stats["output_spikes"] = float(counts.sum())
         if split == "train":
             labels = self.y_train[np.asarray(samples)]
-            n_chunks = -(-self.n_train // self.cfg.chunk_size)
-            curve_correct, curve_n = np.zeros(n_chunks), np.zeros(n_chunks)
+            curve_correct, curve_n = np.zeros(self.n_chunks), np.zeros(self.n_chunks)
             curve_correct[self._chunk] = np.sum(predictions(counts) == labels)
             curve_n[self._chunk] = n
             # The phase travels with the sums (kept in checkpoints): a run resumed after

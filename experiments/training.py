@@ -58,11 +58,11 @@ samples of ``train_order(epoch)``),
 (default True; without it the metrics line has ``accuracy: None`` and the training
 entries only),
 ``probe(epoch, chunk)`` -> evaluation sample indices (at most ``chunk_size``) or
-``None``, and ``probe_statistics(chunk, samples)`` -> additive ``{name: array}``: a
+``None``, and ``probe_statistics(chunk, correct)`` -> additive ``{name: array}``: a
 learning curve measured inside an epoch. After that training chunk the engine runs
 those evaluation samples with learning off (``eval_run_args``; the learned state is not
-read back, and the run is not counted in the training time) and adds the protocol's
-statistics of that run to the epoch's training sums, so they are checkpointed with
+read back, and the run is not counted in the training time), asks ``correct("eval",
+samples)`` and adds the protocol's statistics of those answers to the epoch's training sums, so they are checkpointed with
 them and a resumed epoch reports the same curve.
 """
 
@@ -443,10 +443,10 @@ class Trainer:
         args = dict(p.eval_run_args(samples))
         args.update(self._state_args(state))
         self.handle.run(args)
-        correct = int(np.sum(p.correct("eval", samples)))
-        _accumulate(state.train_stats, p.probe_statistics(chunk, samples))
+        correct = np.asarray(p.correct("eval", samples))
+        _accumulate(state.train_stats, p.probe_statistics(chunk, correct))
         self.folder.log(f"epoch {state.epoch + 1} chunk {chunk}: probe accuracy "
-                        f"{correct / len(samples):.4f} on {len(samples)} evaluation samples, "
+                        f"{correct.mean():.4f} on {len(samples)} evaluation samples, "
                         f"learning off")
 
     def _evaluation_record(self, state: TrainingState, epoch: int) -> dict:
