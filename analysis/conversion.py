@@ -326,7 +326,7 @@ def spike_trains_from_recording(run_folder_path, name: str, key: str = "output_r
     ValueError
         ``key`` missing, or the array not 3-D.
     """
-    from experiments.results import RunFolder
+    from runs import RunFolder
 
     arrays = RunFolder(run_folder_path).read_recording(name)
     if key not in arrays:

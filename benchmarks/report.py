@@ -18,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from experiments.results import atomic_write_text, provenance
+from runs import atomic_write_text, provenance
 
 __all__ = ["BENCHMARKS", "RESULTS", "machine_description", "cpu_model", "write_json",
            "write_section", "markdown_table"]
@@ -51,7 +51,7 @@ def _compiler() -> str | None:
 
 
 def machine_description() -> dict:
-    """Machine, versions and date of a measurement (:func:`experiments.results.provenance`
+    """Machine, versions and date of a measurement (:func:`runs.provenance`
     plus the CPU model, compiler, memory and load average)."""
     info = provenance()
     info.pop("command", None)

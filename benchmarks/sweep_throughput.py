@@ -33,7 +33,7 @@ def measure(n_workers, points, trials: int, root) -> dict:
     """One sweep of ``points`` x ``trials`` on ``n_workers`` local workers (``'serial'``:
     in this process) under ``root``."""
     from experiments.ei_ratio import sweep_task
-    from experiments.results import RunFolder
+    from runs import RunFolder
     from experiments.sweep import run_sweep
 
     scheduler = "serial" if n_workers == "serial" else None

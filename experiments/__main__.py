@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from experiments.results import NotARunError, ResultsPathError
+    from runs import NotARunError, ResultsPathError
     from experiments.training import ConfigurationError
     from models.devices import NoGPUError
 

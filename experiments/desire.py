@@ -1316,7 +1316,7 @@ def _resume_config(args, folder) -> DesireConfig:
 
 def main(args) -> int:
     """Run ``python -m experiments desire`` with parsed ``args``; returns the exit code."""
-    from experiments.results import RunFolder, check_resumable
+    from runs import RunFolder, check_resumable
     from experiments.training import Trainer
 
     folder = None
@@ -1369,6 +1369,6 @@ def _device_description(cfg: DesireConfig) -> dict:
 
 
 def _run_id(cfg: DesireConfig) -> str:
-    from experiments.results import new_run_id
+    from runs import new_run_id
 
     return new_run_id(f"{cfg.dataset}-s{cfg.seed}")

@@ -533,7 +533,7 @@ def run(cfg: NeuronParamConfig, root, *, run_id: str | None = None, resume: bool
 def noise_robustness(trainer, state, folder) -> dict:
     """Accuracy of the trained network on the first ``noise_samples`` evaluation images
     under each noise level of the configuration (0 included); writes ``noise.json``."""
-    from experiments.results import atomic_write_bytes
+    from runs import atomic_write_bytes
 
     p = trainer.protocol
     cfg = p.cfg

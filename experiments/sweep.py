@@ -23,7 +23,7 @@ Layout of ``<root>/<name>/``
 ``<task-id>/``
     One folder per task, e.g. ``e_fraction=0.8_sigma=1e-05_trial=2``: the parameters in
     axis order, then the trial number (see :func:`task_id`). It is a results folder in
-    the format of :class:`experiments.results.RunFolder` (``RunFolder.open`` accepts it):
+    the format of :class:`runs.RunFolder` (``RunFolder.open`` accepts it):
     ``config.json`` (``config`` holds the parameters and ``trial``; provenance beside
     them), ``log.txt``, whatever the task writes, and at the end either ``done.json``
     (``metrics``: what the task returned) or ``error.txt`` (the traceback).
@@ -77,7 +77,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.results import CONFIG_FILE, RunFolder, atomic_write_text, provenance
+from runs import CONFIG_FILE, RunFolder, atomic_write_text, provenance
 from experiments.training import ConfigurationError
 
 __all__ = [

@@ -9,7 +9,7 @@ and passes into the next one. There is no Python loop over samples and no ``run(
 sample; the last chunk of an epoch is padded by the protocol.
 
 After every chunk the engine writes an atomic checkpoint (``checkpoint.npz`` in the run's
-:class:`~experiments.results.RunFolder`): every learned variable, the epoch, the sample
+:class:`~runs.RunFolder`): every learned variable, the epoch, the sample
 cursor within the epoch, the seeds, the training statistics and all metrics so far.
 Random streams are drawn by the protocol from ``(seed, epoch, chunk)``, never from a
 generator that lives across chunks, so a run resumed from a checkpoint repeats exactly
@@ -75,16 +75,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from experiments.results import RunFolder
+from runs import CHECKPOINT_FORMAT, STATS_PREFIX, RunFolder, check_checkpoint
 
 __all__ = ["TrainingState", "Trainer", "ConfigurationError", "CHECKPOINT_FORMAT",
            "ImageProtocol", "load_image_splits", "check_image_fields", "is_integer",
            "is_number", "open_run", "resumed_config"]
 
-#: Version of the checkpoint layout (stored in its metadata).
-CHECKPOINT_FORMAT = 1
-#: Checkpoint arrays with this prefix are running training statistics, not learned state.
-_STATS_PREFIX = "stats."
 
 
 class ConfigurationError(ValueError):
@@ -234,19 +230,11 @@ class TrainingState:
 
     @classmethod
     def from_checkpoint(cls, arrays: dict, meta: dict, protocol) -> "TrainingState":
-        if meta.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint format {meta.get('format')!r} is not "
-                             f"{CHECKPOINT_FORMAT}; it was written by another version")
-        for key, expected in (("protocol", protocol.name), ("chunk_size", protocol.chunk_size),
-                              ("n_train", protocol.n_train)):
-            if meta.get(key) != expected:
-                raise ValueError(
-                    f"the checkpoint's {key} ({meta.get(key)!r}) differs from this run's "
-                    f"({expected!r}); a run can only be resumed with its own configuration"
-                )
-        learned = {k: v for k, v in arrays.items() if not k.startswith(_STATS_PREFIX)}
-        stats = {k[len(_STATS_PREFIX):]: v for k, v in arrays.items()
-                 if k.startswith(_STATS_PREFIX)}
+        """The state of a checkpoint's ``arrays`` and ``meta``, which
+        :func:`runs.check_checkpoint` has accepted for ``protocol``."""
+        learned = {k: v for k, v in arrays.items() if not k.startswith(STATS_PREFIX)}
+        stats = {k[len(STATS_PREFIX):]: v for k, v in arrays.items()
+                 if k.startswith(STATS_PREFIX)}
         return cls(arrays=learned, epoch=int(meta["epoch"]), cursor=int(meta["cursor"]),
                    samples_seen=int(meta["samples_seen"]),
                    train_correct=int(meta["train_correct"]),
@@ -256,7 +244,7 @@ class TrainingState:
     def checkpoint_arrays(self) -> dict:
         """Learned variables plus the epoch's running training statistics."""
         arrays = dict(self.arrays)
-        arrays.update({_STATS_PREFIX + k: v for k, v in self.train_stats.items()})
+        arrays.update({STATS_PREFIX + k: v for k, v in self.train_stats.items()})
         return arrays
 
 
@@ -352,7 +340,7 @@ class Trainer:
         checkpoint if ``resume``; from the beginning if it has none yet); returns the
         final state. Evaluates after every epoch. Holds the folder's lock
         (:meth:`RunFolder.lock`) while it runs: a second process is refused with
-        :class:`~experiments.results.RunInUseError`."""
+        :class:`~runs.RunInUseError`."""
         self.folder.lock()
         try:
             return self._run(resume)
@@ -366,6 +354,7 @@ class Trainer:
             self.folder.log(f"deleted {', '.join(removed)}: writes cut short by a kill")
         if resume and self.folder.checkpoint_path.is_file():
             arrays, meta = self.folder.read_checkpoint()
+            check_checkpoint(p, arrays, meta, self.folder.checkpoint_path)
             state = TrainingState.from_checkpoint(arrays, meta, p)
             # A kill between the checkpoint's rename and the metrics' leaves the metrics
             # one evaluation behind (for good, if that was the last checkpoint).
@@ -520,7 +509,7 @@ def open_run(protocol, cfg, root, *, run_id=None, resume=False, label="",
     import dataclasses
     from pathlib import Path
 
-    from experiments.results import check_resumable, new_run_id
+    from runs import check_resumable, new_run_id
 
     existing = None if run_id is None else RunFolder(Path(root) / protocol.name / run_id)
     if resume and existing is not None and existing.config_path.is_file():

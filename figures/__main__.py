@@ -151,7 +151,7 @@ def _desire(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from experiments.results import NotARunError
+    from runs import NotARunError
     from figures.desire import make_desire_figures
 
     try:
@@ -222,7 +222,7 @@ def _run_figures(args, make) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from experiments.results import NotARunError
+    from runs import NotARunError
 
     command = f"python -m figures {args.figure}"
     try:

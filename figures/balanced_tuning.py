@@ -74,7 +74,7 @@ from matplotlib.ticker import MaxNLocator
 
 from experiments.balanced_tuning import (ABLATIONS, BalancedTuningConfig, ConfigError,
                                          summarise, variant_of)
-from experiments.results import NotARunError, RunFolder
+from runs import NotARunError, RunFolder
 from experiments.sweep import DONE_FILE
 from figures.ei_ratio import number
 from figures.neuron_parameters import disambiguate, default_out, title_data

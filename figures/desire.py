@@ -35,7 +35,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.results import NotARunError, RunFolder
+from runs import NotARunError, RunFolder
 from figures.saving import save_figure
 
 __all__ = [

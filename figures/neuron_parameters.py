@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.neuron_parameters import STUDIES
-from experiments.results import NotARunError, RunFolder
+from runs import NotARunError, RunFolder
 from figures.ei_ratio import number
 
 __all__ = [

@@ -9,7 +9,7 @@ from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, ms, second
 from analysis.conversion import (check_spike_trains, export_nix, magnitude_ms,
                                  spike_trains_from_arrays, spike_trains_from_monitor,
                                  spike_trains_from_raster, spike_trains_from_recording)
-from experiments.results import RunFolder
+from runs import RunFolder
 
 
 def test_monitor_gives_one_train_per_neuron_silent_ones_included():

@@ -37,7 +37,7 @@ from experiments import desire
 from experiments import ei_ratio as EI
 from experiments import neuron_parameters as NP
 from experiments.datasets import write_idx
-from experiments.results import RunFolder
+from runs import RunFolder
 from experiments.training import ConfigurationError, TrainingState
 from figures.__main__ import main as figures_main
 

@@ -16,7 +16,7 @@ import pytest
 
 from experiments import __main__ as cli
 from experiments import ei_ratio as E
-from experiments.results import RunFolder
+from runs import RunFolder
 from experiments.sweep import SweepError, read_summary, run_sweep
 
 QUICK = dict(epochs=6)

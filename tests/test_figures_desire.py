@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from experiments import desire  # noqa: E402
-from experiments.results import NotARunError, RunFolder  # noqa: E402
+from runs import NotARunError, RunFolder  # noqa: E402
 from experiments.training import Trainer  # noqa: E402
 from figures import desire as figs  # noqa: E402
 from figures.__main__ import main  # noqa: E402

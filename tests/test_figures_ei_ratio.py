@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 
-from experiments.results import RunFolder  # noqa: E402
+from runs import RunFolder  # noqa: E402
 from figures import ei_ratio as figs  # noqa: E402
 from figures.__main__ import main  # noqa: E402
 

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from experiments.results import RunFolder  # noqa: E402
+from runs import RunFolder  # noqa: E402
 from figures import neuron_parameters as common  # noqa: E402
 from figures import plif as plif_figs  # noqa: E402
 from figures import stl as stl_figs  # noqa: E402

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.results import RunFolder
+from runs import RunFolder
 from models import devices
 
 REPO = Path(__file__).resolve().parent.parent
@@ -481,7 +481,7 @@ def test_two_runs_started_together_keep_to_their_own_slot_and_folder(
 def test_run_folders_created_at_the_same_instant_never_coincide(tmp_path):
     code = textwrap.dedent("""
         import sys, time
-        from experiments.results import RunFolder
+        from runs import RunFolder
         time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
         folder = RunFolder.create(sys.argv[2], "desire", {"who": sys.argv[3]}, run_id="same")
         print(folder.path, flush=True)

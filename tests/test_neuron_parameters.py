@@ -19,7 +19,7 @@ import pytest
 from experiments.__main__ import main as cli
 from experiments.neuron_parameters import (ConfigError, NeuronParamProtocol, add_input_noise,
                                            make_config, run)
-from experiments.results import RunFolder
+from runs import RunFolder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import voting_reference as ref  # noqa: E402

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from experiments.results import RunFolder
+from runs import RunFolder
 from experiments.sweep import read_summary
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.results import RunFolder
+from runs import RunFolder
 from experiments.sweep import (
     DONE_FILE,
     ERROR_FILE,

@@ -22,7 +22,7 @@ import pytest
 
 from experiments import desire
 from experiments.__main__ import main as cli_main
-from experiments.results import NotARunError, RunFolder, RunInUseError, atomic_write_bytes
+from runs import NotARunError, RunFolder, RunInUseError, atomic_write_bytes
 from experiments.training import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def test_cli_resume_refuses_changed_settings(tmp_path, capsys, no_compile):
 
 _HOLD_LOCK = """
 import sys, time
-from experiments.results import RunFolder
+from runs import RunFolder
 RunFolder(sys.argv[1]).lock()
 print("held", flush=True)
 time.sleep(600)
@@ -180,7 +180,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
         folder.write_checkpoint({"w1": np.ones(4)}, {"cursor": 2})
     monkeypatch.undo()
     # ...and one between writing and renaming.
-    import experiments.results as results
+    import runs.folder as results
 
     def broken_replace(src, dst):
         raise OSError("killed before the rename")

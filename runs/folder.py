@@ -9,7 +9,7 @@ Layout of ``results/<protocol>/<run-id>/``:
 ``metrics.jsonl``
     One JSON object per line, one line per evaluation.
 ``checkpoint.npz``
-    All learned state and the sample cursor (see :mod:`experiments.training`). Plain
+    All learned state and the sample cursor (written by the training engine). Plain
     ``numpy.savez`` arrays, read with ``allow_pickle=False``: nothing in a results folder
     needs pickle, so a folder received from someone else can be opened safely.
 ``log.txt``
@@ -43,6 +43,7 @@ __all__ = [
     "RunInUseError",
     "ResultsPathError",
     "check_resumable",
+    "check_checkpoint",
     "atomic_write_bytes",
     "atomic_write_text",
     "provenance",
@@ -51,6 +52,9 @@ __all__ = [
     "METRICS_FILE",
     "CHECKPOINT_FILE",
     "LOG_FILE",
+    "RECORDINGS_DIR",
+    "CHECKPOINT_FORMAT",
+    "STATS_PREFIX",
 ]
 
 CONFIG_FILE = "config.json"
@@ -58,6 +62,10 @@ METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_FILE = "checkpoint.npz"
 LOG_FILE = "log.txt"
 RECORDINGS_DIR = "recordings"
+#: Version of the checkpoint layout (stored in its metadata).
+CHECKPOINT_FORMAT = 1
+#: Checkpoint arrays with this prefix are running training statistics, not learned state.
+STATS_PREFIX = "stats."
 #: Locks this process holds: resolved run folder -> its open file descriptor.
 _HELD_LOCKS: dict[Path, int] = {}
 
@@ -432,27 +440,31 @@ class RunFolder:
 
 def check_resumable(protocol, path) -> None:
     """Check, reading only, that the checkpoint in the run folder ``path`` (if it has
-    one) can be resumed by ``protocol`` (see :mod:`experiments.training`): its metadata
-    has this version's format, the protocol's name, chunk size and number of training
-    samples, and it holds exactly the learned arrays of ``protocol.initial_state()``
-    with their shapes. Called before a resumed run changes anything in its folder.
+    one) can be resumed by ``protocol`` (see :func:`check_checkpoint`). Called before a
+    resumed run changes anything in its folder."""
+    folder = RunFolder(path)
+    if folder.checkpoint_path.is_file():
+        arrays, meta = folder.read_checkpoint()
+        check_checkpoint(protocol, arrays, meta, folder.checkpoint_path)
+
+
+def check_checkpoint(protocol, arrays: dict, meta: dict, where) -> None:
+    """Check that a checkpoint's ``arrays`` and ``meta`` (from
+    :meth:`RunFolder.read_checkpoint`, read from ``where``) can be resumed by
+    ``protocol``: its metadata has this version's format, the protocol's name, chunk
+    size and number of training samples, and it holds exactly the learned arrays of
+    ``protocol.initial_state()`` with their shapes.
 
     Raises
     ------
     NotARunError
-        The checkpoint is unreadable, or was written by another configuration or
-        architecture (e.g. another hidden size); the message names the array or field,
-        both values and the fix.
+        The checkpoint was written by another version, configuration or architecture
+        (e.g. another hidden size); the message names the array or field, both values
+        and the fix.
     """
-    from experiments.training import _STATS_PREFIX, CHECKPOINT_FORMAT
-
-    folder = RunFolder(path)
-    if not folder.checkpoint_path.is_file():
-        return
-    arrays, meta = folder.read_checkpoint()
     fix = ("resume it with the configuration it was written with, or start a new run "
            "without --resume.")
-    where = f"--resume: the checkpoint '{folder.checkpoint_path}'"
+    where = f"--resume: the checkpoint '{where}'"
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise NotARunError(f"{where} has format {meta.get('format')!r}, not "
                            f"{CHECKPOINT_FORMAT}: it was written by another version of this "
@@ -462,7 +474,7 @@ def check_resumable(protocol, path) -> None:
         if meta.get(key) != value:
             raise NotARunError(f"{where} was written with {key} {meta.get(key)!r}, but the "
                                f"run's configuration ({CONFIG_FILE}) gives {value!r}; {fix}")
-    learned = {k: v for k, v in arrays.items() if not k.startswith(_STATS_PREFIX)}
+    learned = {k: v for k, v in arrays.items() if not k.startswith(STATS_PREFIX)}
     expected = {k: np.shape(v) for k, v in protocol.initial_state().items()}
     if set(learned) != set(expected):
         extra, missing = sorted(set(learned) - set(expected)), sorted(set(expected) - set(learned))
