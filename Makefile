@@ -25,8 +25,8 @@ demo: $(STAMP)
 	$(PY) -m experiments desire --preset quick --out results
 	$(PY) -m figures desire results/desire
 	$(PY) -m experiments ei_ratio --preset quick --out results --no-progress
-	$(PY) -m experiments ei_ratio_sweep rate --preset quick --trials 1 --epochs 5 --out results --no-progress
-	$(PY) -m experiments ei_ratio_sweep noise --preset quick --trials 1 --epochs 5 --out results --no-progress
+	$(PY) -m experiments ei_ratio --sweep rate --preset quick --trials 1 --epochs 5 --out results --no-progress
+	$(PY) -m experiments ei_ratio --sweep noise --preset quick --trials 1 --epochs 5 --out results --no-progress
 	$(PY) -m figures ei_ratio results/ei_ratio_rate_quick results/ei_ratio_noise_quick
 	$(PY) -m experiments plif --preset quick --out results --no-progress
 	$(PY) -m experiments plif --preset quick --condition lif --out results --no-progress

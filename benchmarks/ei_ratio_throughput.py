@@ -30,12 +30,13 @@ import numpy as np
 
 def measure(data_dir, n_chunks: int, checkpoint=None, seed: int = 0) -> dict:
     from experiments import ei_ratio as E
+    from experiments.protocol import ConfigurationError
 
     try:
         cfg = E.make_config("paper", "fashion-mnist", data_dir=data_dir, seed=seed,
                             validation=10000)
         protocol = E.EIRatioProtocol(cfg)
-    except E.ConfigError as err:
+    except ConfigurationError as err:
         print(f"Fashion-MNIST not available ({err}); using the digits set", file=sys.stderr)
         cfg = E.make_config("paper", "digits", seed=seed)
         protocol = E.EIRatioProtocol(cfg)

@@ -85,7 +85,8 @@ def measure(protocol: str, cfg, root) -> dict:
     """Train and evaluate ``cfg`` with the training engine in ``root``; the figures."""
     import importlib
 
-    from experiments.training import Trainer, open_run
+    from experiments.protocol import open_run
+    from experiments.training import Trainer
 
     entry = PROTOCOLS[protocol]
     cls = getattr(importlib.import_module(entry["module"]), entry["class"])

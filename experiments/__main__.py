@@ -30,8 +30,6 @@ PROTOCOLS = {
                "desire backpropagation (Gerlinghoff et al. 2023): MNIST, Fashion-MNIST, digits"),
     "ei_ratio": ("experiments.ei_ratio",
                  "E:I ratio and robust training with e-prop (Kilgore et al. 2025)"),
-    "ei_ratio_sweep": ("experiments.ei_ratio_sweep",
-                       "the E:I ratio sweeps (rate, noise) on Dask"),
     "plif": ("experiments.plif",
              "learnable membrane time constants, PLIF (Fang et al. 2021)"),
     "stl": ("experiments.stl",
@@ -56,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from runs import NotARunError, ResultsPathError
-    from experiments.training import ConfigurationError
+    from experiments.protocol import ConfigurationError
     from models.devices import NoGPUError
 
     parser = build_parser()

@@ -46,8 +46,8 @@ Ablations (same budget): ``equilibrium_epochs=0`` (no equilibrium step), ``stp=F
 0.8, 0.95, 1.0 (``all_excitatory``: E cells only and unsigned receptive fields, no
 inhibition at all); and the two additions of this package, ``ff_inh_fraction=0``
 (unsigned receptive fields) and ``centre_out=False`` (the plain ReSuMe rule).
-:func:`ablation_configs` lists them; ``python -m experiments balanced_tuning --ablation``
-runs them on Dask.
+:data:`SWEEPS` runs them on Dask: ``python -m experiments balanced_tuning --sweep
+ablation``.
 
 Measured per epoch (``metrics.jsonl``): the phase, accuracy (after consolidation
 epochs), hidden E and I rates (Hz over the presentation and rest), mean ``|dV/dt|`` of E
@@ -60,30 +60,25 @@ counts of every evaluation sample.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 
-from experiments.options import (DATA_FIELDS, add_field_options, add_run_options,
-                                 field_overrides, given_options)
-from experiments.training import (ConfigurationError, ImageProtocol, check_image_fields,
-                                  is_integer, is_number, load_image_splits)
+from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
+                                  is_number, load_image_splits, train)
+from experiments.sweep import SweepKind, add_sweep_arguments, run_sweep_command
 
-__all__ = ["BalancedTuningConfig", "ConfigError", "PRESETS", "ABLATIONS", "make_config",
-           "ablation_configs", "BalancedTuningProtocol", "run", "add_arguments", "main",
+__all__ = ["BalancedTuningConfig", "PRESETS", "ABLATIONS", "make_config",
+           "ablation_overrides", "SWEEPS", "BalancedTuningProtocol", "run", "add_arguments", "main",
            "summarise"]
 
 _ORDER_STREAM = 1
 
 
-class ConfigError(ConfigurationError):
-    """A configuration value is invalid; the message names the field and the fix."""
-
-
 @dataclass(frozen=True)
-class BalancedTuningConfig:
+class BalancedTuningConfig(RunConfig):
     """Every parameter of a balanced-tuning run (units in the names).
 
     Network: ``n_hidden`` cells, ``e_fraction`` excitatory, ``n_per_class`` output cells
@@ -106,9 +101,7 @@ class BalancedTuningConfig:
     ``device``.
     """
 
-    preset: str = "paper"
-    dataset: str = "mnist"
-    data_dir: str | None = None
+    analysis_samples: int = 5
     n_hidden: int = 2000
     e_fraction: float = 0.8
     n_per_class: int = 4
@@ -144,40 +137,21 @@ class BalancedTuningConfig:
     w_out_max_mV: float = 5.0
     w_out_init_mV: float = 0.01
     tau_pre_ms: float = 20.0
-    epochs: int = 1
     curve_samples: int = 500
     chunk_size: int = 500
-    seed: int = 0
-    validation: int = 10000
-    test: int = 0
-    eval_split: str = "validation"
-    train_samples: int | None = None
-    eval_samples: int | None = None
-    analysis_samples: int = 5
-    device: str = "cpp"
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "BalancedTuningConfig":
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
-        return cls(**d)
+    protocol: ClassVar[str] = "balanced_tuning"
+    FLAGS: ClassVar[dict] = {"--static-synapses": (
+        "stp", False, "static input synapses (w * U) instead of short-term plasticity")}
 
     @property
     def n_epochs(self) -> int:
         return self.equilibrium_epochs + self.epochs
 
-    def validate(self) -> "BalancedTuningConfig":
-        """Check every field; raise :class:`ConfigError` naming the field and the fix.
-        Runs before any data is loaded or code is compiled."""
-
+    def check(self) -> None:
         def fail(msg):
-            raise ConfigError(msg)
+            raise ConfigurationError(msg)
 
-        check_image_fields(self, PRESETS, ConfigError)
         if not is_number(self.t_present_ms) or self.t_present_ms <= 0:
             fail(f"t_present_ms: the presentation time must be a positive number of ms, got "
                  f"{self.t_present_ms!r}.")
@@ -233,7 +207,6 @@ class BalancedTuningConfig:
             self.spec(n_in=64, image_shape=(8, 8))
         except ValueError as err:
             fail(f"network: {err}")
-        return self
 
     def spec(self, n_in: int, image_shape: tuple, n_classes: int = 10):
         """The compiled network's :class:`models.balanced_network.BalancedSpec`."""
@@ -288,37 +261,22 @@ ABLATIONS = {
 }
 
 
-def make_config(preset: str = "paper", dataset: str | None = None,
-                **overrides) -> BalancedTuningConfig:
-    """A validated configuration: the defaults, the preset's values for ``dataset``, then
-    ``overrides`` (``None`` values are ignored)."""
-    if preset not in PRESETS:
-        raise ConfigError(f"preset: unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
-    table = PRESETS[preset]
-    if dataset is None:
-        dataset = "digits" if preset == "quick" else "mnist"
-    dataset = str(dataset).strip().lower().replace("_", "-")
-    if dataset not in table:
-        raise ConfigError(f"dataset: preset {preset!r} has no setting for {dataset!r}; it "
-                          f"covers {', '.join(table)}.")
-    values = dict(table[dataset])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = sorted(set(values) - {f.name for f in fields(BalancedTuningConfig)})
-    if unknown:
-        raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
-    return BalancedTuningConfig(preset=preset, dataset=dataset, **values).validate()
+BalancedTuningConfig.PRESETS = PRESETS
+make_config = BalancedTuningConfig.make
 
 
-def ablation_configs(base: BalancedTuningConfig, seeds=(0, 1, 2), variants=None) -> dict:
-    """``{(variant, seed): config}`` of the ablations (:data:`ABLATIONS`) of ``base``, each
-    with the same budget (epochs, samples) as ``base``."""
-    variants = list(ABLATIONS) if variants is None else list(variants)
-    unknown = sorted(set(variants) - set(ABLATIONS))
-    if unknown:
-        raise ConfigError(f"ablation: unknown variants {unknown}; choose from "
-                          f"{', '.join(ABLATIONS)}.")
-    return {(v, int(s)): dataclasses.replace(base, seed=int(s), **ABLATIONS[v]).validate()
-            for v in variants for s in seeds}
+def ablation_overrides(point: dict) -> dict:
+    """The configuration fields of one task of the ablation sweep: the variant's
+    (:data:`ABLATIONS`) and the seed."""
+    return dict(ABLATIONS[point["variant"]], seed=point["seed"])
+
+
+#: ``python -m experiments balanced_tuning --sweep ablation``: every variant of
+#: :data:`ABLATIONS` for each trial's seed, with the same budget.
+SWEEPS = {"ablation": SweepKind("every principle switched off in turn (" + ", ".join(ABLATIONS)
+                                + ") for each trial's seed",
+                                axes=lambda cfg: {"variant": list(ABLATIONS)},
+                                overrides=ablation_overrides, seeds=True)}
 
 
 def variant_of(cfg: BalancedTuningConfig) -> str:
@@ -348,7 +306,7 @@ def variant_of(cfg: BalancedTuningConfig) -> str:
 def _image_shape(n_in: int) -> tuple:
     side = int(round(math.sqrt(n_in)))
     if side * side != n_in:
-        raise ConfigError(f"dataset: the images must be square to place receptive fields; "
+        raise ConfigurationError(f"dataset: the images must be square to place receptive fields; "
                           f"got {n_in} pixels.")
     return side, side
 
@@ -363,7 +321,7 @@ class BalancedTuningProtocol(ImageProtocol):
     def __init__(self, cfg: BalancedTuningConfig, data=None, n_classes: int = 10):
         self.cfg = cfg.validate()
         if data is None:
-            data = load_image_splits(cfg, ConfigError)
+            data = load_image_splits(cfg)
         x_train, self.y_train, x_eval, self.y_eval = (np.asarray(a) for a in data)
         self.x_train = x_train.astype(np.float32)
         self.x_eval = x_eval.astype(np.float32)
@@ -372,7 +330,7 @@ class BalancedTuningProtocol(ImageProtocol):
         try:
             self.spec = cfg.spec(self.n_in, _image_shape(self.n_in), n_classes)
         except ValueError as err:
-            raise ConfigError(f"network: {err}") from None
+            raise ConfigurationError(f"network: {err}") from None
         self.net = None
         self.handle = None
         self._chunk, self._phase = 0, None
@@ -567,60 +525,21 @@ def summarise(metrics: list) -> dict:
             "equilibrium_dvdt": step1}
 
 
-def stored_config(folder) -> BalancedTuningConfig:
-    try:
-        return BalancedTuningConfig.from_dict(folder.read_config()["config"])
-    except (KeyError, TypeError) as err:
-        raise ConfigError(f"--resume: '{folder.path}' has no readable balanced_tuning "
-                          f"configuration ({err}).") from None
-
-
 def run(cfg: BalancedTuningConfig, root, *, run_id: str | None = None, resume: bool = False,
         progress: bool = True, data=None):
     """Train one configuration; returns ``(RunFolder, final TrainingState)``.
     ``resume=True`` continues the run in ``root/balanced_tuning/run_id``."""
-    from experiments.training import Trainer, open_run
-
-    protocol = BalancedTuningProtocol(cfg, data=data)
-    folder, started = open_run(protocol, cfg, root, run_id=run_id, resume=resume,
-                               label=f"{cfg.dataset}-{variant_of(cfg)}-s{cfg.seed}",
-                               stored_config=stored_config, error=ConfigError)
-    trainer = Trainer(protocol, folder, progress=progress)
-    state = trainer.run(resume=started)
+    folder, _, state = train(BalancedTuningProtocol(cfg, data=data), root, run_id=run_id,
+                             resume=resume, progress=progress,
+                             label=f"{cfg.dataset}-{variant_of(cfg)}-s{cfg.seed}")
     return folder, state
-
-
-def _ablation_task(base: dict, params: dict, folder) -> dict:
-    """One ablation run (a Dask task of :func:`run_ablation`), in ``folder/balanced_tuning/run``."""
-    cfg = dataclasses.replace(BalancedTuningConfig.from_dict(base), seed=int(params["seed"]),
-                              **ABLATIONS[params["variant"]]).validate()
-    # resume=True: a task interrupted (or failed) earlier continues in its own folder.
-    _, state = run(cfg, folder, run_id="run", resume=True, progress=False)
-    return summarise(state.metrics)
-
-
-def run_ablation(base: BalancedTuningConfig, root, seeds=(0, 1, 2), variants=None,
-                 scheduler=None, n_workers=None, progress=True):
-    """Every ablation of ``base`` for every seed, with the same budget, in parallel on
-    Dask (:func:`experiments.sweep.run_sweep`: one task folder per variant and seed under
-    ``root/balanced_tuning_ablation``, finished tasks are not run again). Returns the
-    sweep results."""
-    import functools
-
-    from experiments.sweep import run_sweep
-
-    configs = ablation_configs(base, seeds, variants)  # validates every variant first
-    points = [{"variant": v, "seed": s} for (v, s) in configs]
-    return run_sweep("balanced_tuning_ablation",
-                     functools.partial(_ablation_task, base.to_dict()), points, root=root,
-                     trials=1, scheduler=scheduler, n_workers=n_workers, progress=progress)
 
 
 # ======================================================================================
 # Command line: python -m experiments balanced_tuning ...
 # ======================================================================================
 
-_CLI_FIELDS = {
+BalancedTuningConfig.CLI_FIELDS = {
     "--hidden": ("n_hidden", int, "hidden cells"),
     "--e-fraction": ("e_fraction", float, "excitatory fraction of the hidden layer, in [0, 1]"),
     "--per-class": ("n_per_class", int, "output cells per class"),
@@ -644,59 +563,23 @@ _CLI_FIELDS = {
                                               "consolidation curve (0: no curve)"),
     "--chunk-size": ("chunk_size", int, "samples per compiled run"),
     "--seed": ("seed", int, "seed of connectivity, order and Poisson spikes"),
-    **DATA_FIELDS,
     "--analysis-samples": ("analysis_samples", int, "evaluation samples whose STP is kept"),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Options of ``python -m experiments balanced_tuning``; every default is in the help."""
-    add_run_options(parser, BalancedTuningConfig, PRESETS, "mnist")
-    parser.add_argument("--resume", default=None, metavar="RUN",
-                        help="continue the run in this results folder from its checkpoint")
-    parser.add_argument("--static-synapses", action="store_true",
-                        help="static input synapses (w * U) instead of short-term plasticity")
-    parser.add_argument("--ablation", action="store_true",
-                        help="run every ablation (" + ", ".join(ABLATIONS) + ") of this "
-                             "configuration for each --seeds, in parallel on Dask")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="S",
-                        help="--ablation: seeds of every variant; default: 0 1 2")
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="--ablation: Dask worker processes; default: one per core")
-    add_field_options(parser, _CLI_FIELDS, BalancedTuningConfig, PRESETS,
-                      choices={"eval_split": ("validation", "test")})
+    BalancedTuningConfig.add_arguments(parser)
+    add_sweep_arguments(parser, SWEEPS)
     return parser
 
 
 def main(args) -> int:
     """``python -m experiments balanced_tuning``: train one configuration (or its
     ablations)."""
-    from experiments.training import resumed_config
-    from models.devices import NoGPUError
-
-    if args.resume is not None:
-        given = given_options(args, _CLI_FIELDS) + (["--static-synapses"]
-                                                    if args.static_synapses else [])
-        cfg, root, run_id = resumed_config(args, given, BalancedTuningProtocol.name,
-                                           stored_config, ConfigError)
-    else:
-        overrides = field_overrides(args, _CLI_FIELDS)
-        overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)
-        if args.static_synapses:
-            overrides["stp"] = False
-        cfg = make_config(args.preset, args.dataset, **overrides)
-        root, run_id = args.out, None
-    if args.ablation:
-        results = run_ablation(cfg, root, seeds=args.seeds, n_workers=args.workers,
-                               progress=not args.no_progress)
-        no_gpu = NoGPUError.from_task_errors(r.error for r in results)
-        if no_gpu is not None:  # --device cuda without a GPU: all compiled, none ran
-            raise no_gpu
-        for r in results:
-            acc = (r.metrics or {}).get("final_accuracy")
-            print(f"{r.params['variant']:>16} seed {r.params['seed']}: "
-                  + ("failed" if not r.ok else f"{acc:.4f}"), flush=True)
-        return 0 if all(r.ok for r in results) else 1
+    cfg, root, run_id = BalancedTuningConfig.from_args(args)
+    if args.sweep is not None:
+        return run_sweep_command(cfg, args, SWEEPS, run, summarise)
     print(f"balanced_tuning: {cfg.dataset}, {variant_of(cfg)}, {cfg.n_hidden} hidden cells "
           f"({cfg.e_fraction:g} excitatory), {cfg.equilibrium_epochs} x "
           f"{cfg.equilibrium_samples} equilibrium samples, {cfg.epochs} consolidation epochs",

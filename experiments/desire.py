@@ -110,8 +110,8 @@ neurons that spiked about a third, and per-neuron code in every step under 10 %.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from brian2 import (
@@ -128,16 +128,14 @@ from brian2 import (
     ms,
 )
 
-from experiments.options import (DATA_FIELDS, add_field_options, field_overrides,
-                                 given_options, preset_default)
-from experiments.training import ConfigurationError, ImageProtocol, is_number, load_image_splits
+from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
+                                  is_number, load_image_splits, train)
 from models.devices import use_source_queues
 from models.neurons import get_neuron_model
 from models.populations import layer
 
 __all__ = [
     "PROTOCOL",
-    "ConfigError",
     "DesireConfig",
     "PRESETS",
     "make_config",
@@ -173,12 +171,8 @@ _MAX_DYNAMIC_RANGE = 1e6
 # ======================================================================================
 
 
-class ConfigError(ConfigurationError):
-    """A configuration value is invalid; the message names the field and the fix."""
-
-
 @dataclass(frozen=True)
-class DesireConfig:
+class DesireConfig(RunConfig):
     """Every parameter of a desire-backpropagation run (defaults: the paper's MNIST run).
 
     Network and dynamics
@@ -203,9 +197,7 @@ class DesireConfig:
         ``device``: 'cpp' (C++ standalone, default), 'cuda' or 'runtime'.
     """
 
-    preset: str = "paper"
-    dataset: str = "mnist"
-    data_dir: str | None = None
+    epochs: int = 2
     hidden: tuple = (1600, 800)
     n_steps: int = 20
     dt_ms: float = 1.0
@@ -218,17 +210,22 @@ class DesireConfig:
     dropout_hidden: float = 0.3
     learning_rate: float = 1e-5
     lr_decay: float = 0.04
-    epochs: int = 2
     chunk_size: int = 1000
     shuffle: bool = True
-    seed: int = 0
-    validation: int = 10000
-    test: int = 0
-    eval_split: str = "validation"
-    train_samples: int | None = None
-    eval_samples: int | None = None
-    device: str = "cpp"
     weight_dtype: str = "float64"
+
+    protocol: ClassVar[str] = "desire"
+    FLAGS: ClassVar[dict] = {"--no-shuffle": (
+        "shuffle", False, "keep the training order fixed; default: reshuffle every epoch")}
+    CHOICES: ClassVar[dict] = {"weight_dtype": ("float64", "float32")}
+    MULTIPLE: ClassVar[tuple] = ("hidden",)
+
+    @classmethod
+    def extra_overrides(cls, args) -> dict:
+        if args.dropout is None:
+            return {}
+        return {"--dropout": dict(dropout_input=args.dropout[0],
+                                  dropout_hidden=args.dropout[1])}
 
     # -- derived ---------------------------------------------------------------------
     @property
@@ -239,48 +236,17 @@ class DesireConfig:
     def sizes(self, n_inputs: int, n_classes: int = 10) -> tuple:
         return (int(n_inputs), *(int(h) for h in self.hidden), int(n_classes))
 
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DesireConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
-        d = dict(d)
-        if isinstance(d.get("hidden"), list):
-            d["hidden"] = tuple(d["hidden"])
-        return cls(**d)
-
     # -- validation ------------------------------------------------------------------
-    def validate(self) -> "DesireConfig":
-        """Check every field; raise :class:`ConfigError` naming the field and the fix.
-
-        Runs before any data is loaded or code is compiled.
-        """
-        from experiments.datasets import KNOWN_DATASETS
-        from models.devices import TARGETS
-
+    def check(self) -> None:
         def fail(msg):
-            raise ConfigError(msg)
+            raise ConfigurationError(msg)
 
-        def is_int(x):
-            return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-        if self.preset not in PRESETS:
-            fail(f"preset: unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}.")
-        if self.dataset not in KNOWN_DATASETS:
-            fail(f"dataset: unknown dataset {self.dataset!r}; choose one of "
-                 f"{', '.join(KNOWN_DATASETS)}.")
-        if not isinstance(self.hidden, tuple) or not all(is_int(h) and h >= 1 for h in self.hidden):
+        if not isinstance(self.hidden, tuple) or not all(is_integer(h) and h >= 1 for h in self.hidden):
             fail(f"hidden: layer sizes must be positive integers, got {self.hidden!r} "
                  "(e.g. --hidden 1600 800).")
-        if not is_int(self.n_steps) or self.n_steps < 1:
+        if not is_integer(self.n_steps) or self.n_steps < 1:
             fail(f"n_steps: must be a positive number of time steps, got {self.n_steps!r}.")
-        if not is_int(self.error_margin) or self.error_margin < 0:
+        if not is_integer(self.error_margin) or self.error_margin < 0:
             fail(f"error_margin: must be an integer >= 0, got {self.error_margin!r}.")
         if self.n_steps <= self.error_margin:
             fail(f"n_steps (T={self.n_steps}) must be larger than error_margin "
@@ -313,35 +279,12 @@ class DesireConfig:
                  "(the paper uses 1e-5; 0 trains nothing).")
         if not is_number(self.lr_decay) or self.lr_decay < 0:
             fail(f"lr_decay: must be >= 0, got {self.lr_decay!r} (the paper uses 0.04).")
-        if not is_int(self.epochs) or self.epochs < 0:
-            fail(f"epochs: must be an integer >= 0, got {self.epochs!r}.")
-        if not is_int(self.chunk_size) or self.chunk_size < 1:
+        if not is_integer(self.chunk_size) or self.chunk_size < 1:
             fail(f"chunk_size: must be a positive number of samples, got {self.chunk_size!r}.")
-        if not is_int(self.seed) or self.seed < 0:
-            fail(f"seed: must be an integer >= 0, got {self.seed!r}.")
-        for name in ("validation", "test"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 0:
-                fail(f"{name}: must be a number of images >= 0, got {value!r}.")
-        if self.eval_split not in ("validation", "test"):
-            fail(f"eval_split: must be 'validation' or 'test', got {self.eval_split!r}.")
-        if self.eval_split == "test" and self.dataset == "digits" and self.test < 1:
-            fail("eval_split: 'test' needs a test split; set --test to a number of images.")
-        if self.eval_split == "validation" and self.validation < 1:
-            fail("eval_split: 'validation' needs a validation split; set --validation > 0.")
-        for name in ("train_samples", "eval_samples"):
-            value = getattr(self, name)
-            if value is not None and (not is_int(value) or value < 1):
-                fail(f"{name}: must be a positive number of samples or None, got {value!r}.")
-        if self.device not in TARGETS:
-            fail(f"device: unknown device {self.device!r}; choose one of {', '.join(TARGETS)}.")
         if not isinstance(self.shuffle, bool):
             fail(f"shuffle: must be true or false, got {self.shuffle!r}.")
         if self.weight_dtype not in ("float64", "float32"):
             fail(f"weight_dtype: must be 'float64' or 'float32', got {self.weight_dtype!r}.")
-        if self.data_dir is not None and not isinstance(self.data_dir, str):
-            fail(f"data_dir: must be a directory name or None, got {self.data_dir!r}.")
-        return self
 
 
 #: Presets: defaults that ``make_config`` starts from before command-line overrides.
@@ -366,33 +309,8 @@ PRESETS = {
 }
 
 
-def make_config(preset: str = "paper", dataset: str | None = None, **overrides) -> DesireConfig:
-    """A validated :class:`DesireConfig`: the preset's defaults for ``dataset``, then
-    ``overrides`` (``None`` values are ignored, so unset command-line options keep the
-    preset's value).
-
-    ``preset='quick'`` defaults to the digits set; ``'paper'`` to MNIST.
-    """
-    if preset not in PRESETS:
-        raise ConfigError(f"preset: unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
-    table = PRESETS[preset]
-    if dataset is None:
-        dataset = "digits" if preset == "quick" else "mnist"
-    dataset = str(dataset).strip().lower().replace("_", "-")
-    if dataset not in table:
-        raise ConfigError(
-            f"dataset: preset {preset!r} has no setting for {dataset!r}; it covers "
-            f"{', '.join(table)}. Choose one of those or --preset paper."
-        )
-    values = dict(table[dataset])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    if isinstance(values.get("hidden"), (list, np.ndarray)):
-        values["hidden"] = tuple(values["hidden"])
-    known = {f.name for f in fields(DesireConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
-    return DesireConfig(preset=preset, dataset=dataset, **values).validate()
+DesireConfig.PRESETS = PRESETS
+make_config = DesireConfig.make
 
 
 # ======================================================================================
@@ -1050,8 +968,8 @@ def build_network(sizes, n_samples: int, cfg: DesireConfig | None = None, *,
 
 def load_data(cfg: DesireConfig):
     """``(x_train, y_train, x_eval, y_eval)``: pixel rows in [0, 1] and labels; a missing
-    or unreadable data set raises :class:`ConfigError` before anything is compiled."""
-    return load_image_splits(cfg, ConfigError)
+    or unreadable data set raises :class:`~experiments.protocol.ConfigurationError` before anything is compiled."""
+    return load_image_splits(cfg)
 
 
 class DesireProtocol(ImageProtocol):
@@ -1215,7 +1133,7 @@ class DesireProtocol(ImageProtocol):
 # Command line: python -m experiments desire ...
 # ======================================================================================
 
-_CLI_FIELDS = {
+DesireConfig.CLI_FIELDS = {
     # option: (config field, type, help)
     "--hidden": ("hidden", int, "hidden layer sizes"),
     "--steps": ("n_steps", int, "time steps per sample (T)"),
@@ -1229,146 +1147,29 @@ _CLI_FIELDS = {
     "--lr-decay": ("lr_decay", float, "learning rate decays as exp(-lr_decay * epoch)"),
     "--chunk-size": ("chunk_size", int, "samples per compiled run (the last one is padded)"),
     "--seed": ("seed", int, "seed of weights, dropout masks and training order"),
-    **DATA_FIELDS,
     "--weight-dtype": ("weight_dtype", str, "floating point type of weights"),
 }
 
 
-def _preset_default(field_name: str) -> str:
-    return preset_default(DesireConfig, PRESETS, field_name)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Options of ``python -m experiments desire``; every default is in the help."""
-    from models.devices import TARGETS
-
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="paper",
-                        help="starting configuration: 'paper' (the reference code's setting "
-                             "for the data set) or 'quick' (digits, 90%% in under two "
-                             "minutes); default: paper")
-    parser.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"), default=None,
-                        help="data set; default: mnist for --preset paper, digits for quick")
-    parser.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="directory with the MNIST/Fashion-MNIST IDX files; default: "
-                             "$SNN_DATA_DIR, else the download cache")
-    parser.add_argument("--epochs", type=int, default=None, metavar="N",
-                        help=f"training epochs; {_preset_default('epochs')}. With --resume: "
-                             "the total to reach (may extend the run)")
-    parser.add_argument("--resume", default=None, metavar="RUN",
-                        help="continue the run in this results folder "
-                             "(results/desire/<run-id>) from its last checkpoint; default: "
-                             "start a new run")
-    parser.add_argument("--device", choices=TARGETS, default=None,
-                        help="simulation device: cpp (C++ standalone), cuda "
-                             "(Brian2CUDA) or runtime (numpy; tiny tests only); default: cpp")
-    parser.add_argument("--out", default="results", metavar="DIR",
-                        help="results root; the run goes to DIR/desire/<run-id>/; "
-                             "default: results")
+    DesireConfig.add_arguments(parser)
     parser.add_argument("--dropout", type=float, nargs=2, default=None, metavar=("P_IN", "P_HID"),
                         help="dropout probabilities of the input and hidden layers; default: "
                              "0.0 0.3 (fashion-mnist: 0.05 0.40; quick: 0.0 0.2)")
-    add_field_options(parser, _CLI_FIELDS, DesireConfig, PRESETS,
-                      choices={"eval_split": ("validation", "test"),
-                               "weight_dtype": ("float64", "float32")},
-                      multiple=("hidden",))
-    parser.add_argument("--no-shuffle", action="store_true",
-                        help="keep the training order fixed; default: reshuffle every epoch")
-    parser.add_argument("--no-progress", action="store_true",
-                        help="no progress bar; default: a tqdm bar with samples/s")
     return parser
-
-
-def config_from_args(args) -> DesireConfig:
-    """A validated configuration from parsed command-line arguments (new runs)."""
-    overrides = field_overrides(args, _CLI_FIELDS)
-    overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)
-    if args.dropout is not None:
-        overrides.update(dropout_input=args.dropout[0], dropout_hidden=args.dropout[1])
-    if args.no_shuffle:
-        overrides["shuffle"] = False
-    return make_config(args.preset, args.dataset, **overrides)
-
-
-def _resume_config(args, folder) -> DesireConfig:
-    """The configuration stored with a run, with only --epochs (and --device) changed."""
-    fixed = given_options(args, _CLI_FIELDS)
-    fixed += [name for name, value in (("--dataset", args.dataset), ("--dropout", args.dropout),
-                                        ("--data-dir", args.data_dir)) if value is not None]
-    if args.no_shuffle:
-        fixed.append("--no-shuffle")
-    if fixed:
-        raise ConfigError(
-            f"--resume continues a run with its own configuration; {', '.join(fixed)} "
-            "cannot change. Leave them out, or start a new run without --resume."
-        )
-    try:
-        cfg = DesireConfig.from_dict(folder.read_config()["config"])
-    except (TypeError, ValueError, KeyError) as err:
-        raise ConfigError(f"--resume: '{folder.config_path}' has no valid desire "
-                          f"configuration ({err}).") from None
-    changes = {}
-    if args.epochs is not None:
-        changes["epochs"] = args.epochs
-    if args.device is not None:
-        changes["device"] = args.device
-    return dataclasses.replace(cfg, **changes).validate()
 
 
 def main(args) -> int:
     """Run ``python -m experiments desire`` with parsed ``args``; returns the exit code."""
-    from runs import RunFolder, check_resumable
-    from experiments.training import Trainer
-
-    folder = None
-    try:
-        if args.resume is not None:
-            folder = RunFolder.open(args.resume, protocol=PROTOCOL)
-            folder.lock()  # before anything is read: two processes must not train one run
-            cfg = _resume_config(args, folder)
-        else:
-            cfg = config_from_args(args)
-        protocol = DesireProtocol(cfg)  # loads the data: fails here, before compiling
-        if folder is not None:
-            check_resumable(protocol, folder.path)  # before anything in the folder changes
-            folder.update_config(config=cfg.to_dict())
-        else:
-            folder = RunFolder.create(args.out, PROTOCOL, cfg.to_dict(), run_id=_run_id(cfg),
-                                      device=_device_description(cfg), seeds=protocol.seeds())
-        print(f"desire backpropagation: {cfg.dataset} {'-'.join(map(str, protocol.sizes))}, "
-              f"{cfg.epochs} epochs; results in {folder.path}", flush=True)
-        trainer = Trainer(protocol, folder, progress=not args.no_progress)
-        state = trainer.run(resume=args.resume is not None)
-    finally:
-        if folder is not None:
-            folder.unlock()
+    cfg, root, run_id = DesireConfig.from_args(args)
+    protocol = DesireProtocol(cfg)  # loads the data: fails here, before compiling
+    print(f"desire backpropagation: {cfg.dataset} {'-'.join(map(str, protocol.sizes))}, "
+          f"{cfg.epochs} epochs", flush=True)
+    folder, _, state = train(protocol, root, run_id=run_id, resume=args.resume is not None,
+                             progress=not args.no_progress, label=f"{cfg.dataset}-s{cfg.seed}")
+    print(f"results in {folder.path}", flush=True)
     if state.metrics:
         last = state.metrics[-1]
         print(f"epoch {last['epoch']}: {last['split']} accuracy {last['accuracy']:.4f}", flush=True)
     return 0
-
-
-def _device_description(cfg: DesireConfig) -> dict:
-    """Simulation device and compiler settings, for the provenance in config.json."""
-    import shutil
-    import subprocess
-
-    from brian2 import prefs
-
-    description = {"target": cfg.device, "threads": 1,
-                   "weight_dtype": cfg.weight_dtype,
-                   "compile_args": list(prefs["codegen.cpp.extra_compile_args_gcc"])}
-    compiler = shutil.which("g++")
-    if compiler:
-        try:
-            out = subprocess.run([compiler, "--version"], capture_output=True, text=True,
-                                 timeout=10)
-            description["compiler"] = out.stdout.splitlines()[0] if out.stdout else None
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return description
-
-
-def _run_id(cfg: DesireConfig) -> str:
-    from runs import new_run_id
-
-    return new_run_id(f"{cfg.dataset}-s{cfg.seed}")

@@ -49,32 +49,27 @@ and weight noise x E fraction, on Dask (:mod:`experiments.sweep`).
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from experiments.options import (DATA_FIELDS, add_field_options, add_run_options,
-                                 field_overrides, given_options)
-from experiments.training import (ConfigurationError, ImageProtocol, check_image_fields,
-                                  is_integer, is_number, load_image_splits)
+from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
+                                  is_number, load_image_splits, train)
+from experiments.sweep import SweepKind, add_sweep_arguments, run_sweep_command
+from experiments.sweep import sweep as protocol_sweep
 from models.eprop import EpropSpec, build_eprop_network
 
-__all__ = ["PROTOCOL", "EIRatioConfig", "ConfigError", "PRESETS", "make_config",
+__all__ = ["PROTOCOL", "EIRatioConfig", "PRESETS", "make_config",
            "EIRatioProtocol", "load_data", "initial_weights", "run", "add_arguments", "main"]
 
 PROTOCOL = "ei_ratio"
 _WEIGHT_STREAM, _ORDER_STREAM, _NOISE_STREAM, _FEEDBACK_STREAM = 0, 1, 2, 3
 
 
-class ConfigError(ConfigurationError):
-    """A configuration value is invalid; the message names the field and the fix."""
-
-
 @dataclass(frozen=True)
-class EIRatioConfig:
+class EIRatioConfig(RunConfig):
     """Every parameter of an E:I-ratio run (defaults: the paper's Fashion-MNIST setting).
 
     Network: ``n_hidden``, ``e_fraction`` (excitatory fraction in [0, 1]), ``tau_mem``,
@@ -96,9 +91,8 @@ class EIRatioConfig:
     ``device``: 'cpp', 'cuda' or 'runtime'.
     """
 
-    preset: str = "paper"
     dataset: str = "fashion-mnist"
-    data_dir: str | None = None
+    epochs: int = 30
     n_hidden: int = 100
     e_fraction: float = 0.8
     tau_mem: float = 10.0
@@ -122,16 +116,15 @@ class EIRatioConfig:
     surrogate_beta: float = 5.0
     feedback: str = "symmetric"
     weight_noise: float = 0.0
-    epochs: int = 30
     chunk_batches: int = 10
-    seed: int = 0
-    validation: int = 10000
-    test: int = 0
-    eval_split: str = "validation"
-    train_samples: int | None = None
-    eval_samples: int | None = None
-    analysis_samples: int = 20
-    device: str = "cpp"
+
+    protocol: ClassVar[str] = "ei_ratio"
+    PAPER_DATASET: ClassVar[str] = "fashion-mnist"
+    FLAGS: ClassVar[dict] = {"--signed-input": (
+        "nonnegative_input", False, "signed input weights (default: non-negative, as in the "
+                                    "paper)")}
+    CHOICES: ClassVar[dict] = {"optimizer": ("sgd", "adam"), "feedback": ("symmetric", "random"),
+                               "surrogate": ("pwl", "sigmoid")}
 
     @property
     def chunk_size(self) -> int:
@@ -141,23 +134,9 @@ class EIRatioConfig:
     def n_exc(self) -> int:
         return int(round(self.e_fraction * self.n_hidden))
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "EIRatioConfig":
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
-        return cls(**d)
-
-    def validate(self) -> "EIRatioConfig":
-        """Check every field; raise :class:`ConfigError` naming the field and the fix.
-        Runs before any data is loaded or code is compiled."""
-        check_image_fields(self, PRESETS, ConfigError)
-
+    def check(self) -> None:
         def fail(msg):
-            raise ConfigError(msg)
+            raise ConfigurationError(msg)
 
         if not is_number(self.e_fraction) or not 0 <= self.e_fraction <= 1:
             fail(f"e_fraction: the excitatory fraction must lie in [0, 1] (0.8 is the "
@@ -192,7 +171,6 @@ class EIRatioConfig:
             self.spec(n_in=1, n_out=1)
         except ValueError as err:
             fail(f"network: {err}")
-        return self
 
     def spec(self, n_in: int, n_out: int = 10) -> EpropSpec:
         """The compiled network's :class:`models.eprop.EpropSpec`."""
@@ -230,24 +208,8 @@ PRESETS = {
 }
 
 
-def make_config(preset: str = "paper", dataset: str | None = None, **overrides) -> EIRatioConfig:
-    """A validated configuration: the preset's values for ``dataset``, then ``overrides``
-    (``None`` values are ignored)."""
-    if preset not in PRESETS:
-        raise ConfigError(f"preset: unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
-    table = PRESETS[preset]
-    if dataset is None:
-        dataset = "digits" if preset == "quick" else "fashion-mnist"
-    dataset = str(dataset).strip().lower().replace("_", "-")
-    if dataset not in table:
-        raise ConfigError(f"dataset: preset {preset!r} has no setting for {dataset!r}; it "
-                          f"covers {', '.join(table)}.")
-    values = dict(table[dataset])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = sorted(set(values) - {f.name for f in fields(EIRatioConfig)})
-    if unknown:
-        raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
-    return EIRatioConfig(preset=preset, dataset=dataset, **values).validate()
+EIRatioConfig.PRESETS = PRESETS
+make_config = EIRatioConfig.make
 
 
 # ======================================================================================
@@ -257,8 +219,8 @@ def make_config(preset: str = "paper", dataset: str | None = None, **overrides) 
 
 def load_data(cfg: EIRatioConfig):
     """``(x_train, y_train, x_eval, y_eval)``: pixel rows in [0, 1] and labels; a missing
-    or unreadable data set raises :class:`ConfigError` before anything is compiled."""
-    return load_image_splits(cfg, ConfigError)
+    or unreadable data set raises :class:`~experiments.protocol.ConfigurationError` before anything is compiled."""
+    return load_image_splits(cfg)
 
 
 def spike_steps(cfg: EIRatioConfig, images) -> np.ndarray:
@@ -521,99 +483,48 @@ def summarise(metrics: list, last: int = 3) -> dict:
     return out
 
 
-def stored_config(folder) -> EIRatioConfig:
-    """The configuration saved in a run folder's ``config.json``."""
-    try:
-        return EIRatioConfig.from_dict(folder.read_config()["config"])
-    except (TypeError, ValueError, KeyError) as err:
-        raise ConfigError(f"--resume: '{folder.config_path}' has no valid ei_ratio "
-                          f"configuration ({err}).") from None
-
-
 def run(cfg: EIRatioConfig, root, *, run_id: str | None = None, resume: bool = False,
         progress: bool = True, data=None):
     """Train one configuration; returns ``(RunFolder, final TrainingState)``.
 
     ``resume=True`` continues the run in ``root/ei_ratio/run_id`` if it has a checkpoint
     (and starts it otherwise)."""
-    from experiments.training import Trainer, open_run
-
-    protocol = EIRatioProtocol(cfg, data=data)
-    folder, started = open_run(protocol, cfg, root, run_id=run_id, resume=resume,
-                               label=_run_label(cfg), stored_config=stored_config,
-                               error=ConfigError)
-    trainer = Trainer(protocol, folder, progress=progress)
-    state = trainer.run(resume=started)
+    folder, _, state = train(EIRatioProtocol(cfg, data=data), root, run_id=run_id,
+                             resume=resume, progress=progress, label=_run_label(cfg))
     return folder, state
 
 
-def sweep_task(params: dict, folder) -> dict:
-    """Task of :func:`experiments.sweep.run_sweep`: ``params`` holds ``preset``,
-    ``dataset`` and config overrides (e.g. ``e_fraction``, ``input_scale``,
-    ``weight_noise``) plus ``trial`` (added to the seed). Trains in ``folder`` (resuming
-    an interrupted run there) and returns :func:`summarise` of its metrics."""
-    params = dict(params)
-    trial = int(params.pop("trial", 0))
-    preset = params.pop("preset", "quick")
-    dataset = params.pop("dataset", None)
-    params["seed"] = int(params.get("seed", 0)) + trial
-    cfg = make_config(preset, dataset, **params)
-    _, state = run(cfg, folder, run_id="run", resume=True, progress=False)
-    return summarise(state.metrics)
-
-
 #: The paper's two sweeps, per preset: E fraction x initial input scale (which sets the
-#: initial hidden rate), and weight-update noise x E fraction. Each entry holds the grid
-#: axes and the fixed overrides of every task.
+#: initial hidden rate), and weight-update noise x E fraction.
 GRIDS = {
     "rate": {
-        "paper": dict(axes=dict(e_fraction=[0.5, 0.8, 0.95, 1.0],
-                                input_scale=[0.03, 0.05, 0.08, 0.12, 0.2]),
-                      fixed=dict(dataset="fashion-mnist")),
-        "quick": dict(axes=dict(e_fraction=[0.5, 0.8, 0.95, 1.0],
-                                input_scale=[0.15, 0.25, 0.4]),
-                      fixed=dict(dataset="digits")),
+        "paper": dict(e_fraction=[0.5, 0.8, 0.95, 1.0],
+                      input_scale=[0.03, 0.05, 0.08, 0.12, 0.2]),
+        "quick": dict(e_fraction=[0.5, 0.8, 0.95, 1.0], input_scale=[0.15, 0.25, 0.4]),
     },
     "noise": {
-        "paper": dict(axes=dict(weight_noise=[1e-5, 1e-4, 1e-3],
-                                e_fraction=[0.5, 0.7, 0.75, 0.8, 0.9, 0.95, 1.0]),
-                      fixed=dict(dataset="fashion-mnist")),
-        "quick": dict(axes=dict(weight_noise=[1e-4, 1e-3, 1e-2],
-                                e_fraction=[0.5, 0.8, 1.0]),
-                      fixed=dict(dataset="digits")),
+        "paper": dict(weight_noise=[1e-5, 1e-4, 1e-3],
+                      e_fraction=[0.5, 0.7, 0.75, 0.8, 0.9, 0.95, 1.0]),
+        "quick": dict(weight_noise=[1e-4, 1e-3, 1e-2], e_fraction=[0.5, 0.8, 1.0]),
     },
 }
 
+#: ``python -m experiments ei_ratio --sweep rate|noise``.
+SWEEPS = {
+    "rate": SweepKind("E fraction x initial input scale (which sets the initial rate)",
+                      axes=lambda cfg: GRIDS["rate"][cfg.preset]),
+    "noise": SweepKind("weight-update noise x E fraction",
+                       axes=lambda cfg: GRIDS["noise"][cfg.preset]),
+}
 
-def sweep_points(kind: str, preset: str, axes: dict | None = None, **fixed) -> list[dict]:
-    """Grid points of the ``kind`` sweep ('rate' or 'noise') for ``preset``; ``axes``
-    replaces axes of the default grid, ``fixed`` adds overrides to every task (e.g.
-    ``epochs=5``, ``train_samples=10000``). Every point is validated here, so a bad
-    value (an E fraction of 1.3, a negative sigma) fails before any task starts."""
-    from experiments.sweep import SweepError, grid
 
-    if kind not in GRIDS:
-        raise SweepError(f"unknown sweep {kind!r}; choose one of {', '.join(GRIDS)}")
-    if preset not in GRIDS[kind]:
-        raise SweepError(f"sweep {kind!r} has no preset {preset!r}; choose one of "
-                         f"{', '.join(GRIDS[kind])}")
-    table = GRIDS[kind][preset]
-    grid_axes = dict(table["axes"])
-    for name, values in (axes or {}).items():
-        if name not in {f.name for f in fields(EIRatioConfig)}:
-            raise SweepError(f"unknown sweep axis {name!r}: not a configuration field")
-        grid_axes[name] = list(values)
-    points = grid(**grid_axes)
-    common = dict(table["fixed"], preset=preset)
-    common.update({k: v for k, v in fixed.items() if v is not None})
-    points = [dict(common, **point) for point in points]
-    for point in points:
-        overrides = {k: v for k, v in point.items() if k not in ("preset", "dataset")}
-        try:
-            make_config(point["preset"], point.get("dataset"), **overrides)
-        except ConfigError as err:
-            raise SweepError(f"grid point {point}: {err}") from None
-    return points
+def sweep(cfg: EIRatioConfig, kind: str, name: str, root="results", **options):
+    """The ``kind`` sweep ('rate' or 'noise') of ``cfg`` in ``root/name`` (options of
+    :func:`experiments.protocol.sweep`: ``axes`` as ``{field: values}`` pairs,
+    ``trials``, ``scheduler``, ...). Returns the sweep's results."""
+    if "axes" in options:
+        options["axes"] = tuple(dict(options["axes"]).items())
+    return protocol_sweep(cfg, SWEEPS[kind], run, summarise, name, root, **options)
 
 
 def _run_label(cfg: EIRatioConfig) -> str:
@@ -624,7 +535,7 @@ def _run_label(cfg: EIRatioConfig) -> str:
 # Command line: python -m experiments ei_ratio ...
 # ======================================================================================
 
-_CLI_FIELDS = {
+EIRatioConfig.CLI_FIELDS = {
     "--hidden": ("n_hidden", int, "hidden LIF cells"),
     "--e-fraction": ("e_fraction", float, "excitatory fraction of the hidden cells, in [0, 1]"),
     "--tau-mem": ("tau_mem", float, "membrane time constant (ms)"),
@@ -645,44 +556,22 @@ _CLI_FIELDS = {
     "--weight-noise": ("weight_noise", float, "sigma of the noise added to weights after updates"),
     "--chunk-batches": ("chunk_batches", int, "mini-batches per compiled run"),
     "--seed": ("seed", int, "seed of weights, order and noise"),
-    **DATA_FIELDS,
     "--analysis-samples": ("analysis_samples", int, "validation images whose spikes are kept"),
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_arguments(parser):
     """Options of ``python -m experiments ei_ratio``; every default is in the help."""
-    add_run_options(parser, EIRatioConfig, PRESETS, "fashion-mnist")
-    parser.add_argument("--resume", default=None, metavar="RUN",
-                        help="continue the run in this results folder from its checkpoint")
-    parser.add_argument("--signed-input", action="store_true",
-                        help="signed input weights (default: non-negative, as in the paper)")
-    add_field_options(parser, _CLI_FIELDS, EIRatioConfig, PRESETS,
-                      choices={"optimizer": ("sgd", "adam"), "feedback": ("symmetric", "random"),
-                               "surrogate": ("pwl", "sigmoid"),
-                               "eval_split": ("validation", "test")})
+    EIRatioConfig.add_arguments(parser)
+    add_sweep_arguments(parser, SWEEPS)
     return parser
-
-
-def config_from_args(args) -> EIRatioConfig:
-    overrides = field_overrides(args, _CLI_FIELDS)
-    overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)
-    if args.signed_input:
-        overrides["nonnegative_input"] = False
-    return make_config(args.preset, args.dataset, **overrides)
 
 
 def main(args) -> int:
     """``python -m experiments ei_ratio``: train one configuration."""
-    from experiments.training import resumed_config
-
-    if args.resume is not None:
-        given = given_options(args, _CLI_FIELDS) + (["--signed-input"] if args.signed_input
-                                                    else [])
-        cfg, root, run_id = resumed_config(args, given, PROTOCOL, stored_config, ConfigError)
-    else:
-        cfg = config_from_args(args)
-        root, run_id = args.out, None
+    cfg, root, run_id = EIRatioConfig.from_args(args)
+    if args.sweep is not None:
+        return run_sweep_command(cfg, args, SWEEPS, run, summarise)
     print(f"E:I ratio: {cfg.dataset}, {cfg.n_hidden} hidden cells, E fraction "
           f"{cfg.e_fraction}, {cfg.epochs} epochs", flush=True)
     folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,

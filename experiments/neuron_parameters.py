@@ -34,22 +34,19 @@ test-time input noise (Gaussian of each ``noise_sigmas``, salt-and-pepper of eac
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from experiments.options import (DATA_FIELDS, add_field_options, add_run_options,
-                                 field_overrides, given_options)
-from experiments.training import (ConfigurationError, ImageProtocol, check_image_fields,
-                                  is_integer, is_number, load_image_splits)
+from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
+                                  is_number, load_image_splits, train)
 from models.eprop_voting import (VotingSpec, bernoulli_bits, build_voting_network,
                                  initial_state, tau_from_decay)
 
-__all__ = ["STUDIES", "NeuronParamConfig", "ConfigError", "make_config", "NeuronParamProtocol",
+__all__ = ["STUDIES", "NeuronParamConfig", "make_config", "NeuronParamProtocol",
            "run", "noise_robustness", "add_arguments", "main", "summarise", "predictions",
            "add_input_noise"]
 
@@ -78,12 +75,8 @@ STUDIES = {
 }
 
 
-class ConfigError(ConfigurationError):
-    """A configuration value is invalid; the message names the field and the fix."""
-
-
 @dataclass(frozen=True)
-class NeuronParamConfig:
+class NeuronParamConfig(RunConfig):
     """Every parameter of a PLIF or STL run.
 
     Study and condition: ``study`` ('plif', 'stl'), ``condition`` (plif: 'plif', 'lif';
@@ -102,11 +95,9 @@ class NeuronParamConfig:
     (0 skips it). ``device``: 'cpp', 'cuda' or 'runtime'.
     """
 
+    epochs: int = 5
     study: str = "plif"
     condition: str = "plif"
-    preset: str = "paper"
-    dataset: str = "mnist"
-    data_dir: str | None = None
     n_hidden: int = 800
     n_vote: int = 10
     n_steps: int = 8
@@ -121,19 +112,18 @@ class NeuronParamConfig:
     lr_decay: float = 0.0
     batch_size: int = 32
     weight_decay: float = 1e-6
-    epochs: int = 5
     chunk_batches: int = 32
-    seed: int = 0
-    validation: int = 10000
-    test: int = 0
-    eval_split: str = "validation"
-    train_samples: int | None = None
-    eval_samples: int | None = None
-    analysis_samples: int = 20
     noise_sigmas: tuple = (0.1, 0.2, 0.3, 0.4, 0.5)
     salt_pepper: tuple = (0.05, 0.1, 0.2, 0.3)
     noise_samples: int = 2000
-    device: str = "cpp"
+
+    CHOICES: ClassVar[dict] = {"tau_per": ("layer", "neuron"),
+                               "lr_schedule": ("cosine", "exponential"),
+                               "encoding": ("current", "bernoulli")}
+
+    @classmethod
+    def protocol_of(cls, values: dict) -> str:
+        return values.get("study", cls.study)
 
     @property
     def chunk_size(self) -> int:
@@ -143,28 +133,17 @@ class NeuronParamConfig:
     def learns(self) -> dict:
         return STUDIES[self.study]["conditions"][self.condition]
 
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["noise_sigmas"], d["salt_pepper"] = list(self.noise_sigmas), list(self.salt_pepper)
-        return d
-
     @classmethod
-    def from_dict(cls, d: dict) -> "NeuronParamConfig":
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
-        d = dict(d)
-        for name in ("noise_sigmas", "salt_pepper"):
-            if isinstance(d.get(name), list):
-                d[name] = tuple(d[name])
-        return cls(**d)
+    def base_values(cls, overrides: dict) -> dict:
+        study = overrides.get("study", cls.study)
+        if study not in STUDIES:
+            raise ConfigurationError(f"study: unknown study {study!r}; choose one of "
+                                     f"{', '.join(STUDIES)}.")
+        return STUDIES[study]["defaults"]
 
-    def validate(self) -> "NeuronParamConfig":
-        """Check every field; raise :class:`ConfigError` naming the field and the fix.
-        Runs before any data is loaded or code is compiled."""
-
+    def check(self) -> None:
         def fail(msg):
-            raise ConfigError(msg)
+            raise ConfigurationError(msg)
 
         if self.study not in STUDIES:
             fail(f"study: unknown study {self.study!r}; choose one of {', '.join(STUDIES)}.")
@@ -172,7 +151,6 @@ class NeuronParamConfig:
         if not isinstance(self.condition, str) or self.condition not in conditions:
             fail(f"condition: unknown condition {self.condition!r} for {self.study}; choose "
                  f"one of {', '.join(conditions)}.")
-        check_image_fields(self, PRESETS, ConfigError)
         if not is_integer(self.noise_samples) or self.noise_samples < 0:
             fail(f"noise_samples: must be an integer >= 0 (0 skips the noise test), got "
                  f"{self.noise_samples!r}.")
@@ -212,7 +190,6 @@ class NeuronParamConfig:
             self.spec(n_in=1)
         except ValueError as err:
             fail(f"network: {err}")
-        return self
 
     def spec(self, n_in: int, n_classes: int = 10) -> VotingSpec:
         """The compiled network's :class:`models.eprop_voting.VotingSpec` (the same for
@@ -246,31 +223,14 @@ PRESETS = {
 }
 
 
+NeuronParamConfig.PRESETS = PRESETS
+
+
 def make_config(study: str, preset: str = "paper", dataset: str | None = None,
                 **overrides) -> NeuronParamConfig:
     """A validated configuration of ``study``: its defaults, the preset's values for
     ``dataset``, then ``overrides`` (``None`` values are ignored)."""
-    if study not in STUDIES:
-        raise ConfigError(f"study: unknown study {study!r}; choose one of {', '.join(STUDIES)}.")
-    if preset not in PRESETS:
-        raise ConfigError(f"preset: unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
-    table = PRESETS[preset]
-    if dataset is None:
-        dataset = "digits" if preset == "quick" else "mnist"
-    dataset = str(dataset).strip().lower().replace("_", "-")
-    if dataset not in table:
-        raise ConfigError(f"dataset: preset {preset!r} has no setting for {dataset!r}; it "
-                          f"covers {', '.join(table)}.")
-    values = dict(STUDIES[study]["defaults"])
-    values.update(table[dataset])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = sorted(set(values) - {f.name for f in fields(NeuronParamConfig)})
-    if unknown:
-        raise ConfigError(f"unknown configuration fields: {', '.join(unknown)}")
-    for name in ("noise_sigmas", "salt_pepper"):
-        if isinstance(values.get(name), (list, np.ndarray)):
-            values[name] = tuple(values[name])
-    return NeuronParamConfig(study=study, preset=preset, dataset=dataset, **values).validate()
+    return NeuronParamConfig.make(preset, dataset, study=study, **overrides)
 
 
 # ======================================================================================
@@ -316,7 +276,7 @@ class NeuronParamProtocol(ImageProtocol):
         self.cfg = cfg.validate()
         self.name = cfg.study
         if data is None:
-            data = load_image_splits(cfg, ConfigError)
+            data = load_image_splits(cfg)
         x_train, self.y_train, x_eval, self.y_eval = (np.asarray(a) for a in data)
         self.x_train = x_train.astype(np.float32)
         self.x_eval = x_eval.astype(np.float32)
@@ -500,31 +460,14 @@ def summarise(metrics: list) -> dict:
     return out
 
 
-def stored_config(folder, study: str) -> NeuronParamConfig:
-    """The configuration saved in a run folder's ``config.json``."""
-    try:
-        cfg = NeuronParamConfig.from_dict(folder.read_config()["config"])
-    except (TypeError, ValueError, KeyError) as err:
-        raise ConfigError(f"--resume: '{folder.config_path}' has no valid {study} "
-                          f"configuration ({err}).") from None
-    if cfg.study != study:
-        raise ConfigError(f"--resume: '{folder.path}' is a {cfg.study} run, not {study}.")
-    return cfg
-
-
 def run(cfg: NeuronParamConfig, root, *, run_id: str | None = None, resume: bool = False,
         progress: bool = True, data=None):
     """Train one configuration, then test it under input noise; returns ``(RunFolder,
     final TrainingState)``. ``resume=True`` continues the run in ``root/<study>/run_id``."""
-    from experiments.training import Trainer, open_run
-
-    protocol = NeuronParamProtocol(cfg, data=data)
-    folder, started = open_run(
-        protocol, cfg, root, run_id=run_id, resume=resume,
-        label=f"{cfg.dataset}-{cfg.condition}-tau{cfg.tau:g}-s{cfg.seed}",
-        stored_config=lambda folder: stored_config(folder, cfg.study), error=ConfigError)
-    trainer = Trainer(protocol, folder, progress=progress)
-    state = trainer.run(resume=started)
+    folder, trainer, state = train(
+        NeuronParamProtocol(cfg, data=data), root, run_id=run_id, resume=resume,
+        progress=progress, label=f"{cfg.dataset}-{cfg.condition}-tau{cfg.tau:g}-s{cfg.seed}",
+        stored=lambda folder: cfg.stored(folder, study=cfg.study))
     if cfg.noise_samples > 0:
         noise_robustness(trainer, state, folder)
     return folder, state
@@ -563,7 +506,7 @@ def noise_robustness(trainer, state, folder) -> dict:
 # Command line: python -m experiments plif|stl ...
 # ======================================================================================
 
-_CLI_FIELDS = {
+NeuronParamConfig.CLI_FIELDS = {
     "--condition": ("condition", str, "what is learned (see the module help)"),
     "--hidden": ("n_hidden", int, "hidden cells"),
     "--vote": ("n_vote", int, "output cells per class"),
@@ -580,40 +523,21 @@ _CLI_FIELDS = {
     "--weight-decay": ("weight_decay", float, "L2 weight decay of every learned parameter"),
     "--chunk-batches": ("chunk_batches", int, "mini-batches per compiled run"),
     "--seed": ("seed", int, "seed of weights, order and input spikes"),
-    **DATA_FIELDS,
     "--analysis-samples": ("analysis_samples", int, "evaluation images whose spikes are kept"),
     "--noise-samples": ("noise_samples", int, "images of the input-noise test (0: skip it)"),
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser, study: str) -> argparse.ArgumentParser:
+def add_arguments(parser, study: str):
     """Options of ``python -m experiments <study>``; every default is in the help."""
-    add_run_options(parser, NeuronParamConfig, PRESETS, "mnist")
-    parser.add_argument("--resume", default=None, metavar="RUN",
-                        help="continue the run in this results folder from its checkpoint")
-    add_field_options(parser, _CLI_FIELDS, NeuronParamConfig, PRESETS,
-                      defaults=STUDIES[study]["defaults"],
-                      choices={"condition": tuple(STUDIES[study]["conditions"]),
-                               "tau_per": ("layer", "neuron"),
-                               "lr_schedule": ("cosine", "exponential"),
-                               "encoding": ("current", "bernoulli"),
-                               "eval_split": ("validation", "test")})
-    return parser
+    return NeuronParamConfig.add_arguments(
+        parser, defaults=STUDIES[study]["defaults"],
+        choices={"condition": tuple(STUDIES[study]["conditions"])})
 
 
 def main(args, study: str) -> int:
     """``python -m experiments <study>``: train one configuration."""
-    from experiments.training import resumed_config
-
-    if args.resume is not None:
-        cfg, root, run_id = resumed_config(args, given_options(args, _CLI_FIELDS), study,
-                                           lambda folder: stored_config(folder, study),
-                                           ConfigError)
-    else:
-        overrides = field_overrides(args, _CLI_FIELDS)
-        overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device)
-        cfg = make_config(study, args.preset, args.dataset, **overrides)
-        root, run_id = args.out, None
+    cfg, root, run_id = NeuronParamConfig.from_args(args, study=study)
     print(f"{study}: {cfg.dataset}, condition {cfg.condition}, {cfg.n_hidden} hidden cells, "
           f"tau0 {cfg.tau:g}, theta0 {cfg.theta:g}, {cfg.epochs} epochs", flush=True)
     folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,

@@ -63,7 +63,7 @@ def add_run_options(parser: argparse.ArgumentParser, config_cls, presets: dict,
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _dest(option: str) -> str:
+def option_dest(option: str) -> str:
     return option[2:].replace("-", "_")
 
 
@@ -87,10 +87,10 @@ def add_field_options(parser: argparse.ArgumentParser, fields: dict, config_cls,
 
 def field_overrides(args, fields: dict) -> dict:
     """``{field: value}`` of the table's options as parsed (``None`` where not given)."""
-    return {field_name: getattr(args, _dest(option))
+    return {field_name: getattr(args, option_dest(option))
             for option, (field_name, _, _) in fields.items()}
 
 
 def given_options(args, fields: dict) -> list:
     """The table's options that were given on the command line."""
-    return [option for option in fields if getattr(args, _dest(option)) is not None]
+    return [option for option in fields if getattr(args, option_dest(option)) is not None]

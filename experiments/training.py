@@ -24,7 +24,8 @@ appends one line to ``metrics.jsonl``.
 
 The protocol interface
 ----------------------
-The engine needs these attributes and methods (duck-typed):
+The engine needs these attributes and methods (stated as
+:class:`experiments.protocol.TrainingProtocol`):
 
 ``name`` (str), ``n_epochs``, ``chunk_size``, ``n_train``, ``n_eval`` (int),
 ``seeds()`` -> dict,
@@ -69,7 +70,6 @@ them and a resumed epoch reports the same curve.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -77,121 +77,8 @@ import numpy as np
 
 from runs import CHECKPOINT_FORMAT, STATS_PREFIX, RunFolder, check_checkpoint
 
-__all__ = ["TrainingState", "Trainer", "ConfigurationError", "CHECKPOINT_FORMAT",
-           "ImageProtocol", "load_image_splits", "check_image_fields", "is_integer",
-           "is_number", "open_run", "resumed_config"]
+__all__ = ["TrainingState", "Trainer"]
 
-
-
-class ConfigurationError(ValueError):
-    """A run's configuration or data cannot work; raised before anything is compiled.
-
-    Protocols subclass it; the command line prints the message (which names the field
-    and the fix) and exits with status 2."""
-
-
-def load_image_splits(cfg, error=ConfigurationError):
-    """Training and evaluation images (float64 rows in [0, 1]) and labels of a protocol
-    configuration with the fields ``dataset``, ``data_dir``, ``validation``, ``test``,
-    ``eval_split``, ``train_samples`` and ``eval_samples``.
-
-    Raises ``error`` (a :class:`ConfigurationError`) when the data cannot be found or
-    read, with the message of :mod:`experiments.datasets` (it names the files and the fix).
-    """
-    from experiments.datasets import DatasetError, SplitSizeError, load_dataset
-
-    kwargs = dict(validation=cfg.validation)
-    if cfg.dataset == "digits":
-        kwargs["test"] = cfg.test
-    else:
-        kwargs.update(data_dir=cfg.data_dir, use_test=cfg.eval_split == "test")
-    try:
-        splits = load_dataset(cfg.dataset, **kwargs)
-    except SplitSizeError as err:
-        raise error(f"validation: {err}") from None
-    except (FileNotFoundError, DatasetError) as err:
-        raise error(f"data_dir: {err}") from None
-    evaluation = splits.test if cfg.eval_split == "test" else splits.validation
-    if evaluation is None:
-        raise error(f"eval_split: the {cfg.eval_split} split is empty; give it images.")
-    x_train, y_train = splits.train.flat().astype(np.float64), splits.train.labels
-    x_eval, y_eval = evaluation.flat().astype(np.float64), evaluation.labels
-    if cfg.train_samples is not None:
-        x_train, y_train = x_train[:cfg.train_samples], y_train[:cfg.train_samples]
-    if cfg.eval_samples is not None:
-        x_eval, y_eval = x_eval[:cfg.eval_samples], y_eval[:cfg.eval_samples]
-    return x_train, y_train, x_eval, y_eval
-
-
-def is_integer(x) -> bool:
-    """An int (numpy's too), not a bool."""
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
-def is_number(x) -> bool:
-    """A finite real number (numpy's too), not a bool."""
-    return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) \
-        and math.isfinite(x)
-
-
-def check_image_fields(cfg, presets: dict, error=ConfigurationError) -> None:
-    """The checks every image protocol's configuration shares (``preset``, ``dataset``,
-    ``epochs``, ``seed``, ``validation``, ``test``, ``analysis_samples``,
-    ``train_samples``, ``eval_samples``, ``eval_split``, ``device``); raises ``error``
-    with a message that names the field and the fix."""
-    from experiments.datasets import KNOWN_DATASETS
-    from models.devices import TARGETS
-
-    if not isinstance(cfg.preset, str) or cfg.preset not in presets:
-        raise error(f"preset: unknown preset {cfg.preset!r}; choose one of {', '.join(presets)}.")
-    if cfg.data_dir is not None and not isinstance(cfg.data_dir, str):
-        raise error(f"data_dir: must be a directory name or None, got {cfg.data_dir!r}.")
-    if cfg.dataset not in KNOWN_DATASETS:
-        raise error(f"dataset: unknown dataset {cfg.dataset!r}; choose one of "
-                    f"{', '.join(KNOWN_DATASETS)}.")
-    for name in ("epochs", "seed", "validation", "test", "analysis_samples"):
-        value = getattr(cfg, name)
-        if not is_integer(value) or value < 0:
-            raise error(f"{name}: must be an integer >= 0, got {value!r}.")
-    for name in ("train_samples", "eval_samples"):
-        value = getattr(cfg, name)
-        if value is not None and (not is_integer(value) or value < 1):
-            raise error(f"{name}: must be a positive number of samples or None, got {value!r}.")
-    if cfg.eval_split not in ("validation", "test"):
-        raise error(f"eval_split: must be one of validation, test, got {cfg.eval_split!r}.")
-    if cfg.eval_split == "validation" and cfg.validation < 1:
-        raise error("eval_split: 'validation' needs a validation split; set --validation > 0.")
-    if cfg.eval_split == "test" and cfg.dataset == "digits" and cfg.test < 1:
-        raise error("eval_split: 'test' needs a test split; set --test to a number of images.")
-    if cfg.device not in TARGETS:
-        raise error(f"device: unknown device {cfg.device!r}; choose one of {', '.join(TARGETS)}.")
-
-
-class ImageProtocol:
-    """The schedule every image-classification protocol derives from its configuration
-    (``cfg.epochs``, ``cfg.chunk_size``, ``cfg.eval_split``) and its label arrays
-    (``y_train``, ``y_eval``): the engine's ``n_epochs``, ``chunk_size``, ``n_train``,
-    ``n_eval`` and ``eval_split``."""
-
-    @property
-    def n_epochs(self) -> int:
-        return self.cfg.epochs
-
-    @property
-    def chunk_size(self) -> int:
-        return self.cfg.chunk_size
-
-    @property
-    def n_train(self) -> int:
-        return len(self.y_train)
-
-    @property
-    def n_eval(self) -> int:
-        return len(self.y_eval)
-
-    @property
-    def eval_split(self) -> str:
-        return self.cfg.eval_split
 
 
 @dataclass
@@ -490,68 +377,3 @@ class Trainer:
         self.folder.log(f"epoch {record['epoch']}: training accuracy "
                         f"{record['train_accuracy']:.4f}, "
                         f"{record['train_samples_per_s'] or 0:.1f} samples/s")
-
-
-# -- the run folder of a command line ---------------------------------------------------
-
-
-def open_run(protocol, cfg, root, *, run_id=None, resume=False, label="",
-             stored_config=None, error=ConfigurationError):
-    """The results folder of a run of ``protocol`` (name ``protocol.name``) with the
-    configuration ``cfg`` (a dataclass with ``to_dict``, ``epochs`` and ``device``).
-
-    With ``resume`` and a ``root/<name>/run_id`` that holds a ``config.json``: that folder,
-    after checking that its stored configuration (``stored_config(folder)``) differs from
-    ``cfg`` in ``epochs`` and ``device`` at most (else ``error``); otherwise a new folder
-    ``root/<name>/<run_id or a new id from label>``. Returns ``(folder, started)``,
-    ``started`` telling whether the folder holds a checkpoint to resume from (a run
-    stopped before its first checkpoint starts again from the beginning)."""
-    import dataclasses
-    from pathlib import Path
-
-    from runs import check_resumable, new_run_id
-
-    existing = None if run_id is None else RunFolder(Path(root) / protocol.name / run_id)
-    if resume and existing is not None and existing.config_path.is_file():
-        folder = RunFolder.open(existing.path, protocol=protocol.name)
-        folder.lock()  # before anything is read: released by Trainer.run
-        try:
-            stored = stored_config(folder)
-            if dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device) != cfg:
-                raise error(f"--resume: the run in {folder.path} has another configuration; "
-                            "start a new run instead.")
-            check_resumable(protocol, folder.path)  # before anything in the folder changes
-            folder.update_config(config=cfg.to_dict())
-        except BaseException:
-            folder.unlock()
-            raise
-        return folder, folder.checkpoint_path.is_file()
-    folder = RunFolder.create(root, protocol.name, cfg.to_dict(),
-                              run_id=run_id or new_run_id(label),
-                              device={"target": cfg.device, "threads": 1},
-                              seeds=protocol.seeds())
-    return folder, False
-
-
-def resumed_config(args, given: list, protocol_name: str, stored_config,
-                   error=ConfigurationError):
-    """``(cfg, root, run_id)`` of ``--resume RUN`` on a command line: the configuration
-    stored in ``RUN`` with only ``--epochs`` and ``--device`` changed. ``given`` lists
-    the other options the command line set, which a resumed run cannot change
-    (``error`` if any)."""
-    import dataclasses
-    from pathlib import Path
-
-    given = list(given) + [option for option, value in (("--dataset", args.dataset),
-                                                         ("--data-dir", args.data_dir))
-                           if value is not None]
-    if given:
-        raise error(f"--resume continues a run with its own configuration; "
-                    f"{', '.join(given)} cannot change.")
-    folder = RunFolder.open(args.resume, protocol=protocol_name)
-    cfg = stored_config(folder)
-    changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device))
-               if v is not None}
-    cfg = dataclasses.replace(cfg, **changes).validate()
-    path = Path(folder.path).resolve()
-    return cfg, path.parent.parent, path.name

@@ -72,8 +72,9 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from experiments.balanced_tuning import (ABLATIONS, BalancedTuningConfig, ConfigError,
+from experiments.balanced_tuning import (ABLATIONS, BalancedTuningConfig,
                                          summarise, variant_of)
+from experiments.protocol import ConfigurationError
 from runs import NotARunError, RunFolder
 from experiments.sweep import DONE_FILE
 from figures.ei_ratio import number
@@ -204,7 +205,7 @@ def find_runs(path) -> list[Path]:
 def _variant(config: dict) -> str:
     try:
         cfg = BalancedTuningConfig.from_dict(config)
-    except (ConfigError, TypeError):  # written by another version: use the fields it has
+    except (ConfigurationError, TypeError):  # written by another version: use the fields it has
         names = {f.name for f in dataclasses.fields(BalancedTuningConfig)}
         cfg = BalancedTuningConfig(**{k: v for k, v in config.items() if k in names})
     return variant_of(cfg)

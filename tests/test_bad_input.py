@@ -38,12 +38,15 @@ from experiments import ei_ratio as EI
 from experiments import neuron_parameters as NP
 from experiments.datasets import write_idx
 from runs import RunFolder
-from experiments.training import ConfigurationError, TrainingState
+from experiments.protocol import ConfigurationError
+from experiments.training import TrainingState
 from figures.__main__ import main as figures_main
 
 REPO = Path(__file__).resolve().parent.parent
 PROTOCOLS = ["desire", "ei_ratio", "plif", "stl", "balanced_tuning"]
+#: The E:I protocol's sweep, a case of its own in the matrix.
 SWEEP = "ei_ratio_sweep"
+SWEEP_ARGV = ["ei_ratio", "--sweep", "rate"]
 
 #: Published MD5s of the training images (the data sets' own pages), which a file of
 #: our own cannot have.
@@ -86,7 +89,7 @@ _TINY = {
 }
 _TINY = {p: [*argv, "--epochs", "1", "--train-samples", "8", "--eval-samples", "4"]
          for p, argv in _TINY.items()}
-_TINY["ei_ratio_sweep"] = ["--e-fractions", "0.8", "--input-scales", "0.25", "--epochs", "1"]
+_TINY[SWEEP] = ["--axis", "e_fraction=0.8", "--axis", "input_scale=0.25", "--epochs", "1"]
 
 
 def make_protocol(cfg):
@@ -208,7 +211,7 @@ def assert_usage_error(code, err, command, words):
 
 
 def test_every_registered_protocol_is_in_the_matrix():
-    assert set(experiments_cli.PROTOCOLS) == set(PROTOCOLS) | {SWEEP}
+    assert set(experiments_cli.PROTOCOLS) == set(PROTOCOLS)
 
 
 # ======================================================================================
@@ -230,17 +233,17 @@ WRONG_TYPES = [
     ("stl", ["--theta", "high"], ["--theta", "invalid float value: 'high'"]),
     ("stl", ["--batch-size", "1e3"], ["--batch-size", "invalid int value: '1e3'"]),
     ("balanced_tuning", ["--stp-U", "0,2"], ["--stp-U", "invalid float value: '0,2'"]),
-    ("balanced_tuning", ["--ablation", "--seeds", "0", "x"], ["--seeds", "invalid int value: 'x'"]),
+    ("balanced_tuning", ["--sweep", "ablation", "--trials", "x"], ["--trials", "invalid int value: 'x'"]),
     (SWEEP, ["--trials", "2.5"], ["--trials", "invalid int value: '2.5'"]),
-    (SWEEP, ["--e-fractions", "0.5;0.8"], ["--e-fractions", "not a comma-separated list"]),
+    (SWEEP, ["--axis", "e_fraction=0.5;0.8"], ["--axis", "not a comma-separated list"]),
     (SWEEP, ["--workers", "many"], ["--workers", "invalid int value: 'many'"]),
 ]
 
 
 def _new_run(protocol, argv, root):
     if protocol == SWEEP:
-        return [SWEEP, "rate", "--scheduler", "serial", "--trials", "1", *argv,
-                "--out", str(root)]
+        return [*SWEEP_ARGV, "--preset", "quick", "--scheduler", "serial", "--trials", "1",
+                *argv, "--out", str(root)]
     return [protocol, "--preset", "quick", "--device", "runtime", *argv, "--out", str(root)]
 
 
@@ -248,7 +251,8 @@ def _new_run(protocol, argv, root):
                          ids=[f"{p}{'_'.join(a)}" for p, a, _ in WRONG_TYPES])
 def test_wrong_types_are_usage_errors(protocol, argv, words, untouched, capsys, no_compile):
     code, err = run_cli(experiments_cli.main, _new_run(protocol, argv, untouched), capsys)
-    assert_usage_error(code, err, f"experiments {protocol}", words)
+    command = SWEEP_ARGV[0] if protocol == SWEEP else protocol
+    assert_usage_error(code, err, f"experiments {command}", words)
 
 
 # ======================================================================================
@@ -296,16 +300,18 @@ OUT_OF_RANGE = [
     ("balanced_tuning", ["--equilibrium-samples", "0"], ["equilibrium_samples: step 1 needs",
                                                          "equilibrium_epochs to 0"]),
     ("balanced_tuning", ["--validation", "2000"], TOO_BIG_SPLITS),
-    ("balanced_tuning", ["--ablation", "--seeds", "0", "-1"], ["seed: must be an integer >= 0",
-                                                               "got -1"]),
-    ("balanced_tuning", ["--ablation", "--workers", "0"], ["n_workers=0", "whole number >= 1"]),
+    ("balanced_tuning", ["--sweep", "ablation", "--seed", "-1"], ["seed: must be an integer >= 0",
+                                                                  "got -1"]),
+    ("balanced_tuning", ["--sweep", "ablation", "--workers", "0"], ["n_workers=0",
+                                                                    "whole number >= 1"]),
     (SWEEP, ["--trials", "0"], ["--trials must be at least 1, got 0"]),
     (SWEEP, ["--epochs", "-1"], ["epochs: must be an integer >= 0, got -1"]),
-    (SWEEP, ["--input-scales", "0.1,-0.2"], ["input_scale: must be a positive number",
-                                              "-0.2"]),
+    (SWEEP, ["--axis", "input_scale=0.1,-0.2"], ["input_scale: must be a positive number",
+                                                  "-0.2"]),
     (SWEEP, ["--workers", "0"], ["n_workers=0", "whole number >= 1"]),
     (SWEEP, ["--train-samples", "0"], ["train_samples: must be a positive number"]),
-    (SWEEP, ["--noise", "0.1"], ["--noise is an axis of the noise sweep only"]),
+    (SWEEP, ["--axis", "bogus=0.1"], ["unknown sweep axis 'bogus'",
+                                      "not a configuration field"]),
 ]
 
 
@@ -413,9 +419,9 @@ def test_missing_or_corrupt_data_directory(protocol, kind, tmp_path, untouched, 
     data_dir = tmp_path / "idx"
     if protocol == SWEEP:  # the paper grid reads Fashion-MNIST
         dataset = "fashion-mnist"
-        argv = [SWEEP, "rate", "--preset", "paper", "--scheduler", "serial", "--trials", "1",
-                "--e-fractions", "0.8", "--input-scales", "0.1", "--data-dir", str(data_dir),
-                "--out", str(untouched)]
+        argv = [*SWEEP_ARGV, "--preset", "paper", "--scheduler", "serial", "--trials", "1",
+                "--axis", "e_fraction=0.8", "--axis", "input_scale=0.1", "--data-dir",
+                str(data_dir), "--out", str(untouched)]
     else:
         dataset = "mnist"
         argv = [protocol, "--dataset", "mnist", "--data-dir", str(data_dir),
@@ -457,9 +463,9 @@ def test_resume_of_another_protocols_run(protocol, untouched, capsys, no_compile
 ])
 def test_sweep_into_a_folder_of_another_protocol(where, words, untouched, capsys, no_compile):
     out, name = where
-    argv = [SWEEP, "rate", "--scheduler", "serial", "--trials", "1", "--e-fractions", "0.8",
-            "--input-scales", "0.25", "--epochs", "1", "--out", str(untouched / out),
-            "--name", name]
+    argv = [*SWEEP_ARGV, "--preset", "quick", "--scheduler", "serial", "--trials", "1",
+            "--axis", "e_fraction=0.8", "--axis", "input_scale=0.25", "--epochs", "1",
+            "--out", str(untouched / out), "--name", name]
     code, err = run_cli(experiments_cli.main, argv, capsys)
     assert_one_message(code, err, [str(untouched / out / name), *words,
                                    "another name (--name) or results root (--out)"])

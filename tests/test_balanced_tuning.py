@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from brian2 import SpikeMonitor, StateMonitor, mV, ms, seed
 
-from experiments.balanced_tuning import ConfigError, make_config
+from experiments.balanced_tuning import make_config
+from experiments.protocol import ConfigurationError
 from models.balanced_network import BalancedSpec, build_balanced_network, connectivity
 
 # A 4x4 image, 8 E and 4 I cells, each E cell inhibited by 3 I cells.
@@ -247,7 +248,7 @@ def test_running_mean_and_balancing_current_follow_the_hidden_counts():
     ("curve_samples", -1, ">= 0"),
 ])
 def test_bad_configuration_names_the_field(field, value, words):
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ConfigurationError) as err:
         make_config("quick", **{field: value})
     assert field in str(err.value) and words in str(err.value)
 

@@ -17,7 +17,7 @@ import pytest
 from experiments import __main__ as cli
 from experiments import ei_ratio as E
 from runs import RunFolder
-from experiments.sweep import SweepError, read_summary, run_sweep
+from experiments.sweep import SweepError, read_summary, sweep_points
 
 QUICK = dict(epochs=6)
 
@@ -100,16 +100,16 @@ def test_resume_gives_identical_weights(tmp_path, quick_run):
 
 
 def test_sweep_task_and_restart(tmp_path):
-    points = E.sweep_points("rate", "quick", axes=dict(e_fraction=[0.8], input_scale=[0.25]),
-                            epochs=1, train_samples=128)
-    results = run_sweep("rate", E.sweep_task, points, root=tmp_path, trials=1,
-                        scheduler="serial", progress=False)
+    cfg = E.make_config("quick", epochs=1, train_samples=128)
+    axes = dict(e_fraction=[0.8], input_scale=[0.25])
+    results = E.sweep(cfg, "rate", "rate", tmp_path, axes=axes, trials=1, scheduler="serial",
+                      progress=False)
     assert [r.status for r in results] == ["done"]
     metrics = results[0].metrics
     assert set(metrics) >= {"initial_rate_hz", "peak_accuracy", "success", "exc_spike_percent",
                             "initial_van_rossum_EE", "final_van_rossum_II"}
-    again = run_sweep("rate", E.sweep_task, points, root=tmp_path, trials=1,
-                      scheduler="serial", progress=False)
+    again = E.sweep(cfg, "rate", "rate", tmp_path, axes=axes, trials=1, scheduler="serial",
+                    progress=False)
     assert [r.status for r in again] == ["skipped"]
     assert read_summary(tmp_path, "rate")[0]["metrics"] == json.loads(json.dumps(metrics))
 
@@ -120,10 +120,10 @@ def test_sweep_task_and_restart(tmp_path):
     (["ei_ratio", "--preset", "quick", "--tau-mem", "-5"], "tau_mem: must be a positive number"),
     (["ei_ratio", "--preset", "quick", "--lr-decay=-1"], "lr_decay: must be a number >= 0"),
     (["ei_ratio", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "data_dir"),
-    (["ei_ratio_sweep", "rate", "--e-fractions", "0.5,1.3"], "e_fraction: the excitatory fraction"),
-    (["ei_ratio_sweep", "noise", "--noise=-1e-4"], "weight_noise"),
-    (["ei_ratio_sweep", "rate", "--e-fractions", ","], "empty"),
-    (["ei_ratio_sweep", "rate", "--scheduler", "tcp://127.0.0.1:9"], "scheduler"),
+    (["ei_ratio", "--sweep", "rate", "--axis", "e_fraction=0.5,1.3"], "e_fraction: the excitatory fraction"),
+    (["ei_ratio", "--sweep", "noise", "--axis=weight_noise=-1e-4"], "weight_noise"),
+    (["ei_ratio", "--sweep", "rate", "--axis", "e_fraction=,"], "empty"),
+    (["ei_ratio", "--sweep", "rate", "--scheduler", "tcp://127.0.0.1:9"], "scheduler"),
 ])
 def test_bad_input_stops_before_any_work(argv, message, tmp_path, capsys):
     code = cli.main(argv + ["--out", str(tmp_path)])
@@ -163,4 +163,4 @@ def test_resume_of_a_run_of_another_protocol_is_refused(tmp_path, capsys):
 
 def test_empty_grid_is_refused():
     with pytest.raises(SweepError, match="empty"):
-        E.sweep_points("rate", "quick", axes=dict(e_fraction=[]))
+        sweep_points(E.make_config("quick"), E.SWEEPS["rate"], [("e_fraction", [])])

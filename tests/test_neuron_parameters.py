@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from experiments.__main__ import main as cli
-from experiments.neuron_parameters import (ConfigError, NeuronParamProtocol, add_input_noise,
+from experiments.protocol import ConfigurationError
+from experiments.neuron_parameters import (NeuronParamProtocol, add_input_noise,
                                            make_config, run)
 from runs import RunFolder
 
@@ -45,7 +46,7 @@ def test_unknown_condition_is_refused(tmp_path, capsys):
         cli(["plif", "--condition", "stl", "--out", str(tmp_path)])
     assert exit_info.value.code == 2
     assert "invalid choice: 'stl'" in capsys.readouterr().err
-    with pytest.raises(ConfigError, match="condition: unknown condition 'sl' for plif"):
+    with pytest.raises(ConfigurationError, match="condition: unknown condition 'sl' for plif"):
         make_config("plif", "quick", condition="sl")
 
 

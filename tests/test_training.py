@@ -23,6 +23,7 @@ import pytest
 from experiments import desire
 from experiments.__main__ import main as cli_main
 from runs import NotARunError, RunFolder, RunInUseError, atomic_write_bytes
+from experiments.protocol import ConfigurationError
 from experiments.training import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
     (dict(hidden=(100, -3)), ["hidden"]),
 ])
 def test_invalid_config_names_field_and_fix(overrides, fields):
-    with pytest.raises(desire.ConfigError) as info:
+    with pytest.raises(ConfigurationError) as info:
         desire.make_config("paper", "mnist", **overrides)
     for text in fields:
         assert text in str(info.value)
