@@ -100,5 +100,9 @@ def no_compile(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("compilation must not start for invalid input")
 
+    # Callers import both from the package at call time; the submodules that define
+    # them are patched as well, for a caller that imports from there.
     monkeypatch.setattr(devices, "select_device", forbidden)
     monkeypatch.setattr(devices, "build", forbidden)
+    monkeypatch.setattr(devices.selection, "select_device", forbidden)
+    monkeypatch.setattr(devices.compiled, "build", forbidden)

@@ -129,7 +129,8 @@ def no_gpu(monkeypatch):
     if not _brian2cuda_importable():
         pytest.skip("brian2cuda is not importable: install the 'cuda' extra "
                     "(pip install -e '.[cuda]')")
-    monkeypatch.setattr(devices, "gpu_available", lambda: False)
+    # Patched where select_device looks it up (models.devices.cuda._configure_cuda).
+    monkeypatch.setattr(devices.cuda, "gpu_available", lambda: False)
     monkeypatch.delenv(devices.COMPUTE_CAPABILITY_ENV, raising=False)
 
 

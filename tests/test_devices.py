@@ -409,7 +409,8 @@ def test_cuda_standalone_compiles_without_gpu(tmp_path, monkeypatch):
         pytest.skip("brian2cuda is not importable: install the 'cuda' extra "
                     "(pip install -e '.[cuda]')")
     if devices.gpu_available():
-        monkeypatch.setattr(devices, "gpu_available", lambda: False)  # exercise the no-GPU path
+        # exercise the no-GPU path (patched where select_device looks it up)
+        monkeypatch.setattr(devices.cuda, "gpu_available", lambda: False)
     monkeypatch.delenv("SNN_CUDA_COMPUTE_CAPABILITY", raising=False)
 
     sel = select_device("cuda")  # the session's build cache (see conftest.py)
@@ -446,7 +447,7 @@ def test_cuda_standalone_compiles_without_gpu(tmp_path, monkeypatch):
 def test_cuda_compute_capability_from_environment(tmp_path, monkeypatch):
     if not _brian2cuda_importable() or devices.find_cuda_path() is None:
         pytest.skip("brian2cuda or a CUDA toolkit is missing")
-    monkeypatch.setattr(devices, "gpu_available", lambda: False)
+    monkeypatch.setattr(devices.cuda, "gpu_available", lambda: False)
     monkeypatch.setenv("SNN_CUDA_COMPUTE_CAPABILITY", "8.0")
     assert select_device("cuda", cache_dir=tmp_path).compute_capability == 8.0
     assert prefs.devices.cuda_standalone.cuda_backend.compute_capability == 8.0
