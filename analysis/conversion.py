@@ -95,6 +95,17 @@ def positive_milliseconds(value, name: str) -> float:
     return ms
 
 
+def bin_size_ms(trains, bin_size) -> float:
+    """:func:`positive_milliseconds` of a bin size that fits in the window of ``trains``
+    (checked by :func:`check_spike_trains` with ``same_span``): binned metrics need at
+    least one whole bin."""
+    width = positive_milliseconds(bin_size, "bin_size")
+    duration = float((trains[0].t_stop - trains[0].t_start).rescale(pq.ms))
+    if width > duration:
+        raise ValueError(f"bin_size ({width} ms) is longer than the trains ({duration} ms)")
+    return width
+
+
 def check_spike_trains(trains, *, same_span: bool = True, min_trains: int = 1,
                        name: str = "trains") -> list:
     """Check a list of spike trains before a metric uses it.

@@ -111,6 +111,7 @@ def van_rossum_matrix_fast(trains, tau, normalisation: str = "elephant",
     Returns
     -------
     np.ndarray ``(n_trains, n_trains)``, dimensionless, symmetric, zero diagonal
+        With ``normalisation="elephant"``, :func:`van_rossum_matrix` to ``rtol=1e-9``.
 
     Raises
     ------

@@ -24,7 +24,7 @@ import numpy as np
 import quantities as pq
 from elephant import statistics
 
-from analysis.conversion import check_spike_trains, positive_milliseconds
+from analysis.conversion import bin_size_ms, check_spike_trains
 
 __all__ = ["mean_rates", "population_mean_rate", "population_rate", "cv_isi", "lv_isi",
            "fano_factor"]
@@ -101,13 +101,11 @@ def population_rate(trains, bin_size) -> neo.AnalogSignal:
     Raises
     ------
     ValueError
-        Empty list, different windows, ``bin_size <= 0`` or longer than the window.
+        Empty list, trains with different windows, ``bin_size <= 0``, or ``bin_size``
+        longer than the trains' window (no whole bin).
     """
     trains = check_spike_trains(trains, same_span=True)
-    width = positive_milliseconds(bin_size, "bin_size")
-    duration = float((trains[0].t_stop - trains[0].t_start).rescale(pq.ms))
-    if width > duration:
-        raise ValueError(f"bin_size ({width} ms) is longer than the trains ({duration} ms)")
+    width = bin_size_ms(trains, bin_size)
     hist = statistics.time_histogram(trains, bin_size=width * pq.ms, output="rate")
     return hist.rescale(pq.Hz)
 
@@ -164,15 +162,14 @@ def lv_isi(trains) -> np.ndarray:
     :func:`elephant.statistics.isi`. Reference: Shinomoto, Shima & Tanji (2003),
     Neural Comput. 15:2823.
 
-    Trains with fewer than 3 spikes (fewer than 2 ISIs) get NaN.
-
     Parameters
     ----------
     trains : list of neo.SpikeTrain
 
     Returns
     -------
-    np.ndarray, shape ``(n_trains,)``, dimensionless (NaN where undefined)
+    np.ndarray, shape ``(n_trains,)``, dimensionless, in ``[0, 3)``
+        NaN for trains with fewer than 3 spikes (fewer than 2 ISIs).
 
     Raises
     ------

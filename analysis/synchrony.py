@@ -16,7 +16,7 @@ import quantities as pq
 from elephant import spike_train_correlation, spike_train_synchrony
 from elephant.conversion import BinnedSpikeTrain
 
-from analysis.conversion import check_spike_trains, positive_milliseconds
+from analysis.conversion import bin_size_ms, check_spike_trains, positive_milliseconds
 
 __all__ = ["sttc_matrix", "correlation_matrix", "spike_contrast"]
 
@@ -93,10 +93,7 @@ def correlation_matrix(trains, bin_size, binary: bool = False) -> np.ndarray:
         Empty list, different windows, ``bin_size <= 0`` or longer than the trains.
     """
     trains = check_spike_trains(trains, same_span=True)
-    width = positive_milliseconds(bin_size, "bin_size")
-    duration = float((trains[0].t_stop - trains[0].t_start).rescale(pq.ms))
-    if width > duration:
-        raise ValueError(f"bin_size ({width} ms) is longer than the trains ({duration} ms)")
+    width = bin_size_ms(trains, bin_size)
     binned = BinnedSpikeTrain([t.rescale(pq.ms) for t in trains], bin_size=width * pq.ms)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         # silent trains have zero variance: Elephant and numpy warn; the NaNs are documented

@@ -1,9 +1,10 @@
 """Benchmarks of the package: ``python -m benchmarks [throughput|scaling|sweep] [options]``.
 
-With no benchmark named, ``throughput`` runs (every protocol, quick and paper sizes).
 Each benchmark writes ``benchmarks/measurements/<name>.json`` and its own section of
-``benchmarks/RESULTS.md`` with the machine, library versions and date; ``--help`` after
-a name lists its options. The older single-protocol scripts
+``benchmarks/RESULTS.md`` with the machine, library versions and date (``--no-write``:
+print only); ``--help`` after a name lists its options. Both files are tracked, so
+nothing runs unless a benchmark is named: without a name this text and the list of
+benchmarks are printed. The older single-protocol scripts
 (``python -m benchmarks.desire_throughput``, ``.ei_ratio_throughput``) remain.
 """
 
@@ -24,10 +25,15 @@ BENCHMARKS = {
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("-h", "--help"):
+    if not argv or argv[0].startswith("-"):
         print(__doc__.strip())
         print("\nbenchmarks: " + ", ".join(BENCHMARKS))
-        return 0
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    name = argv.pop(0)
+    if name not in BENCHMARKS:
+        print(f"error: unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}",
+              file=sys.stderr)
+        return 2
     # Brian2 2.8 uses pyparsing's deprecated names; the warning is noise here and in the
     # Dask workers, which inherit the environment. After importing Brian2, whose logger
     # installs its own warning filters.
@@ -35,11 +41,6 @@ def main(argv=None) -> int:
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
-    name = argv.pop(0) if argv and not argv[0].startswith("-") else "throughput"
-    if name not in BENCHMARKS:
-        print(f"error: unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}",
-              file=sys.stderr)
-        return 2
     return int(importlib.import_module(BENCHMARKS[name]).main(argv) or 0)
 
 

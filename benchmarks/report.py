@@ -10,22 +10,32 @@ file, which is written by hand, as it is.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from runs import atomic_write_text, provenance
 
-__all__ = ["BENCHMARKS", "RESULTS", "machine_description", "cpu_model", "write_json",
-           "write_section", "markdown_table"]
+__all__ = ["BENCHMARKS", "RESULTS", "argument_parser", "machine_description", "cpu_model",
+           "write_json", "write_section", "markdown_table", "publish"]
 
 BENCHMARKS = Path(__file__).resolve().parent
 RESULTS = BENCHMARKS / "RESULTS.md"
 MEASUREMENTS = BENCHMARKS / "measurements"
+
+
+def argument_parser(name: str, doc: str) -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks <name>``: described by the first
+    paragraph of ``doc`` (the benchmark's module docstring), with ``--no-write``."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks {name}",
+                                     description=doc.split("\n\n")[0])
+    parser.add_argument("--no-write", action="store_true",
+                        help="print only; do not touch measurements/ or RESULTS.md")
+    return parser
 
 
 def cpu_model() -> str:
@@ -40,11 +50,9 @@ def cpu_model() -> str:
 
 
 def _compiler() -> str | None:
-    gxx = shutil.which("g++")
-    if gxx is None:
-        return None
-    try:
-        out = subprocess.run([gxx, "--version"], capture_output=True, text=True, timeout=10)
+    """The first line of ``g++ --version``; None without a g++ on ``PATH``."""
+    try:  # a missing g++ is a FileNotFoundError, an OSError
+        out = subprocess.run(["g++", "--version"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.splitlines()[0] if out.stdout else None

@@ -22,7 +22,6 @@ Written to ``benchmarks/measurements/scaling.json`` and the ``scaling`` section 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
@@ -199,8 +198,7 @@ def section(payload: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks scaling",
-                                     description=__doc__.split("\n\n")[0])
+    parser = report.argument_parser("scaling", __doc__)
     parser.add_argument("--data-root", default=os.environ.get("SNN_DATA_ROOT"),
                         help="folder with mnist/ and fashion-mnist/; default: $SNN_DATA_ROOT "
                              "(digits without it)")
@@ -215,8 +213,6 @@ def main(argv=None) -> int:
                         help="smallest hidden size in the fits; default: 400")
     parser.add_argument("--profile", type=int, default=1600, metavar="H",
                         help="profile one chunk at this hidden size (0: none); default: 1600")
-    parser.add_argument("--no-write", action="store_true",
-                        help="print only; do not touch measurements/ or RESULTS.md")
     args = parser.parse_args(argv)
     if args.chunks < 2:
         parser.error("--chunks must be >= 2 (the first chunk is not timed)")

@@ -16,7 +16,6 @@ speed-up over one worker. Written to ``benchmarks/measurements/sweep.json`` and 
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -77,14 +76,11 @@ def section(payload: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks sweep",
-                                     description=__doc__.split("\n\n")[0])
+    parser = report.argument_parser("sweep", __doc__)
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2],
                         help="worker counts to measure; default: 1 2")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per task; default: 10")
     parser.add_argument("--trials", type=int, default=2, help="trials per point; default: 2")
-    parser.add_argument("--no-write", action="store_true",
-                        help="print only; do not touch measurements/ or RESULTS.md")
     args = parser.parse_args(argv)
     if min(args.workers) < 1 or args.epochs < 1 or args.trials < 1:
         parser.error("--workers, --epochs and --trials must be >= 1")

@@ -22,7 +22,6 @@ them they are skipped, never downloaded.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
@@ -136,8 +135,7 @@ def section(payload: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks throughput",
-                                     description=__doc__.split("\n\n")[0])
+    parser = report.argument_parser("throughput", __doc__)
     parser.add_argument("--data-root", default=os.environ.get("SNN_DATA_ROOT"),
                         help="folder with mnist/ and fashion-mnist/ IDX folders; default: "
                              "$SNN_DATA_ROOT (paper sizes are skipped without it)")
@@ -149,8 +147,6 @@ def main(argv=None) -> int:
                         help="skip the runtime target (quick size)")
     parser.add_argument("--chunks", type=int, default=2,
                         help="training chunks per C++ measurement; default: 2")
-    parser.add_argument("--no-write", action="store_true",
-                        help="print only; do not touch measurements/ or RESULTS.md")
     args = parser.parse_args(argv)
     if args.chunks < 1:
         parser.error("--chunks must be >= 1")

@@ -56,19 +56,19 @@ def test_spike_contrast_orders_synchronous_above_independent():
     assert value == sync and len(trace.bin_size) == len(trace.synchrony)
 
 
-def test_bad_input_is_refused_with_a_reason():
-    trains = [train([1.0, 5.0]), train([2.0])]
-    with pytest.raises(ValueError, match="dt must be positive"):
-        sttc_matrix(trains, 0 * pq.ms)
-    with pytest.raises(ValueError, match="share t_start and t_stop"):
-        sttc_matrix([train([1.0]), train([1.0], t_stop=50)], 1 * pq.ms)
-    with pytest.raises(ValueError, match="bin_size must be positive"):
-        correlation_matrix(trains, -1 * pq.ms)
-    with pytest.raises(ValueError, match="longer than the trains"):
-        correlation_matrix(trains, 1 * pq.s)
-    with pytest.raises(ValueError, match="at least 2"):
-        spike_contrast(trains[:1])
-    with pytest.raises(ValueError, match=r"\(0, 1\)"):
-        spike_contrast(trains, bin_shrink_factor=1.0)
-    with pytest.raises(ValueError, match="2 or more spikes"):
-        spike_contrast([train([1.0]), train([])])
+TWO = [train([1.0, 5.0]), train([2.0])]
+
+
+@pytest.mark.parametrize("call, reason", [
+    (lambda: sttc_matrix(TWO, 0 * pq.ms), "dt must be positive"),
+    (lambda: sttc_matrix([train([1.0]), train([1.0], t_stop=50)], 1 * pq.ms),
+     "share t_start and t_stop"),
+    (lambda: correlation_matrix(TWO, -1 * pq.ms), "bin_size must be positive"),
+    (lambda: correlation_matrix(TWO, 1 * pq.s), "longer than the trains"),
+    (lambda: spike_contrast(TWO[:1]), "at least 2"),
+    (lambda: spike_contrast(TWO, bin_shrink_factor=1.0), r"\(0, 1\)"),
+    (lambda: spike_contrast([train([1.0]), train([])]), "2 or more spikes"),
+])
+def test_bad_input_is_refused_with_a_reason(call, reason):
+    with pytest.raises(ValueError, match=reason):
+        call()

@@ -89,3 +89,23 @@ def test_throughput_measures_a_real_training_run(tmp_path):
     text = throughput.section(payload)
     assert "| ei_ratio | quick | runtime | digits |" in text
     json.dumps(payload)  # what write_json stores
+
+
+def test_no_benchmark_named_runs_nothing_and_leaves_the_tracked_results(capsys):
+    # RESULTS.md and measurements/ are tracked: only a named benchmark may rewrite them
+    from benchmarks.__main__ import BENCHMARKS, main
+
+    before = report.RESULTS.stat().st_mtime_ns
+    assert main([]) == 2
+    assert main(["--no-write"]) == 2  # options without a name: still nothing runs
+    assert main(["--help"]) == 0
+    assert main(["nonsense"]) == 2
+    assert report.RESULTS.stat().st_mtime_ns == before
+    out = capsys.readouterr().out
+    assert out.count("benchmarks: " + ", ".join(BENCHMARKS)) == 3
+
+
+def test_every_benchmark_command_line_has_no_write():
+    parser = report.argument_parser("scaling", "Scaling.\n\nDetails.")
+    assert parser.prog == "python -m benchmarks scaling" and parser.description == "Scaling."
+    assert parser.parse_args(["--no-write"]).no_write and not parser.parse_args([]).no_write

@@ -37,52 +37,12 @@ def execute(name: str, results_dir: Path, monkeypatch):
     return nb
 
 
-def test_desire_notebook_trains_and_shows_the_figures(tmp_path, monkeypatch):
-    nb = execute("desire.ipynb", tmp_path, monkeypatch)
-    errors = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
-              if o.output_type == "error"]
-    assert not errors, errors
-    (run,) = list((tmp_path / "desire").iterdir())
-    metrics = RunFolder(run).read_metrics()
-    assert len(metrics) == 10
-    assert metrics[-1]["accuracy"] >= 0.90, metrics[-1]
+def _figure_cells_show_one_image_each(nb, expected: int, first: bool = False) -> None:
+    """The cells calling ``figs.figure_*`` (``first``: only those starting with the call)
+    number ``expected`` and each shows one inline PNG."""
     figure_cells = [cell for cell in nb.cells if cell.cell_type == "code"
-                    and cell.source.startswith("figs.figure_")]
-    assert len(figure_cells) == 4
-    for cell in figure_cells:
-        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
-        assert len(images) == 1, cell.source  # shown once, inline
-    text = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code"
-                   for o in cell.outputs)
-    assert "test accuracy after 10 epochs" in text
-
-
-def test_ei_ratio_notebook_sweeps_and_shows_the_figures(tmp_path, monkeypatch):
-    nb = execute("ei_ratio.ipynb", tmp_path, monkeypatch)
-    errors = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
-              if o.output_type == "error"]
-    assert not errors, errors
-    rate = read_summary(tmp_path, "ei_rate_tour")
-    noise = read_summary(tmp_path, "ei_noise_tour")
-    assert [r["status"] for r in rate + noise] == ["done"] * 8, rate + noise
-    # training did something: some run ends well above chance and above its epoch 0
-    assert any(r["metrics"]["peak_accuracy"] > max(0.3, r["metrics"]["initial_accuracy"] + 0.2)
-               for r in rate), rate
-    figure_cells = [cell for cell in nb.cells if cell.cell_type == "code"
-                    and "figs.figure_" in cell.source]
-    assert len(figure_cells) == 4
-    for cell in figure_cells:
-        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
-        assert len(images) == 1, cell.source  # shown once, inline
-    text = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code"
-                   for o in cell.outputs)
-    assert "hidden spikes in 100 trains" in text
-    assert "run mean (metrics)" in text
-
-
-def _figure_cells_show_one_image_each(nb, expected: int) -> None:
-    figure_cells = [cell for cell in nb.cells if cell.cell_type == "code"
-                    and "figs.figure_" in cell.source]
+                    and (cell.source.startswith("figs.figure_") if first
+                         else "figs.figure_" in cell.source)]
     assert len(figure_cells) == expected
     for cell in figure_cells:
         images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
@@ -97,6 +57,32 @@ def _errors(nb) -> list:
 def _text(nb) -> str:
     return "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code"
                    for o in cell.outputs)
+
+
+def test_desire_notebook_trains_and_shows_the_figures(tmp_path, monkeypatch):
+    nb = execute("desire.ipynb", tmp_path, monkeypatch)
+    assert not _errors(nb), _errors(nb)
+    (run,) = list((tmp_path / "desire").iterdir())
+    metrics = RunFolder(run).read_metrics()
+    assert len(metrics) == 10
+    assert metrics[-1]["accuracy"] >= 0.90, metrics[-1]
+    _figure_cells_show_one_image_each(nb, 4, first=True)
+    assert "test accuracy after 10 epochs" in _text(nb)
+
+
+def test_ei_ratio_notebook_sweeps_and_shows_the_figures(tmp_path, monkeypatch):
+    nb = execute("ei_ratio.ipynb", tmp_path, monkeypatch)
+    assert not _errors(nb), _errors(nb)
+    rate = read_summary(tmp_path, "ei_rate_tour")
+    noise = read_summary(tmp_path, "ei_noise_tour")
+    assert [r["status"] for r in rate + noise] == ["done"] * 8, rate + noise
+    # training did something: some run ends well above chance and above its epoch 0
+    assert any(r["metrics"]["peak_accuracy"] > max(0.3, r["metrics"]["initial_accuracy"] + 0.2)
+               for r in rate), rate
+    _figure_cells_show_one_image_each(nb, 4)
+    text = _text(nb)
+    assert "hidden spikes in 100 trains" in text
+    assert "run mean (metrics)" in text
 
 
 def test_plif_notebook_trains_both_conditions_and_shows_the_figures(tmp_path, monkeypatch):
@@ -148,11 +134,6 @@ def test_balanced_tuning_notebook_trains_and_shows_the_figures(tmp_path, monkeyp
     # measured: 0.637 on the 300 test digits after 2 consolidation epochs (0.543 without
     # step 1; chance 0.1); the floor leaves a margin of 0.137 for other compilers and CPUs
     assert full[-1]["accuracy"] > 0.5, full[-1]
-    figure_cells = [cell for cell in nb.cells if cell.cell_type == "code"
-                    and cell.source.startswith("figs.figure_")]
-    assert len(figure_cells) == 5
-    for cell in figure_cells:
-        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
-        assert len(images) == 1, cell.source  # shown once, inline
+    _figure_cells_show_one_image_each(nb, 5, first=True)
     text = _text(nb)
     assert "cells keep the sum w_ie_total" in text and "w_out:" in text
