@@ -3,7 +3,7 @@
     python -m benchmarks sweep
     python -m benchmarks sweep --workers 1 2 --epochs 10 --trials 2
 
-The E:I-ratio rate sweep on digits (:func:`experiments.ei_ratio.sweep_task`, E fractions
+The E:I-ratio rate sweep on digits (:func:`experiments.ei_ratio.sweep`, E fractions
 0.5 and 0.8 x input scales 0.15 and 0.25 x ``--trials``; every task a full training run
 in its own results folder) runs on a local Dask cluster of single-threaded workers, once
 per worker count, each time in a fresh results root. A serial task first warms the
@@ -28,19 +28,17 @@ __all__ = ["measure", "main"]
 AXES = {"e_fraction": [0.5, 0.8], "input_scale": [0.15, 0.25]}
 
 
-def measure(n_workers, points, trials: int, root) -> dict:
-    """One sweep of ``points`` x ``trials`` on ``n_workers`` local workers (``'serial'``:
-    in this process) under ``root``."""
-    from experiments.ei_ratio import sweep_task
+def measure(n_workers, cfg, axes: dict, trials: int, root) -> dict:
+    """One rate sweep of ``cfg`` over ``axes`` x ``trials`` on ``n_workers`` local
+    workers (``'serial'``: in this process) under ``root``."""
+    from experiments.ei_ratio import sweep
     from runs import RunFolder
-    from experiments.sweep import run_sweep
 
     scheduler = "serial" if n_workers == "serial" else None
     start = time.perf_counter()
-    results = run_sweep("bench", sweep_task, points, root=root, trials=trials,
-                        scheduler=scheduler,
-                        n_workers=None if n_workers == "serial" else n_workers,
-                        progress=False)
+    results = sweep(cfg, "rate", "bench", root, axes=axes, trials=trials,
+                    scheduler=scheduler, n_workers=None if n_workers == "serial" else n_workers,
+                    progress=False)
     wall = time.perf_counter() - start
     failed = [r for r in results if not r.ok]
     if failed:
@@ -84,16 +82,18 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if min(args.workers) < 1 or args.epochs < 1 or args.trials < 1:
         parser.error("--workers, --epochs and --trials must be >= 1")
-    from experiments.ei_ratio import sweep_points
+    from experiments.ei_ratio import make_config
 
-    points = sweep_points("rate", "quick", AXES, epochs=args.epochs)
+    cfg = make_config("quick", epochs=args.epochs)
+    n_points = len(AXES["e_fraction"]) * len(AXES["input_scale"])
     payload = {"benchmark": "sweep", "machine": report.machine_description(),
                "epochs": args.epochs, "trials": args.trials,
-               "tasks": len(points) * args.trials, "runs": []}
+               "tasks": n_points * args.trials, "runs": []}
     with tempfile.TemporaryDirectory(prefix="snn-sweep-") as root:
-        measure("serial", points[:1], 1, os.path.join(root, "warm"))  # compiles once
+        first = {name: values[:1] for name, values in AXES.items()}
+        measure("serial", cfg, first, 1, os.path.join(root, "warm"))  # compiles once
         for n in args.workers:
-            run = measure(n, points, args.trials, os.path.join(root, f"w{n}"))
+            run = measure(n, cfg, AXES, args.trials, os.path.join(root, f"w{n}"))
             payload["runs"].append(run)
             print(f"{n} workers: {run['tasks']} tasks in {run['wall_s']} s, "
                   f"{run['aggregate_samples_per_s']} samples/s", flush=True)

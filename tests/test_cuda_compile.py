@@ -257,7 +257,7 @@ def test_atomic_codeobj_class_only_on_cuda(tmp_path):
 
 @pytest.mark.cuda_compile
 def test_ei_ratio_sweep_cuda_without_gpu(no_gpu, build_cache, tmp_path, monkeypatch, capsys):
-    """``ei_ratio_sweep --device cuda`` (tasks in this process): every task generates
+    """``ei_ratio --sweep rate --device cuda`` (tasks in this process): every task generates
     its CUDA project (nvcc is not run here) and fails for want of a GPU; the command
     stops with one message naming every project."""
     from brian2cuda.device import CUDAStandaloneDevice
@@ -265,9 +265,9 @@ def test_ei_ratio_sweep_cuda_without_gpu(no_gpu, build_cache, tmp_path, monkeypa
     from experiments.__main__ import main
 
     monkeypatch.setattr(CUDAStandaloneDevice, "compile_source", lambda *args, **kw: None)
-    code = main(["ei_ratio_sweep", "rate", "--preset", "quick", "--trials", "1",
+    code = main(["ei_ratio", "--sweep", "rate", "--preset", "quick", "--trials", "1",
                  "--epochs", "1", "--train-samples", "20", "--eval-samples", "10",
-                 "--e-fractions", "0.8,1.0", "--input-scales", "0.25", "--scheduler",
+                 "--axis", "e_fraction=0.8,1.0", "--axis", "input_scale=0.25", "--scheduler",
                  "serial", "--device", "cuda", "--out", str(tmp_path), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 3, err
