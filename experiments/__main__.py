@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from runs import NotARunError, ResultsPathError
     from experiments.protocol import ConfigurationError
+    from runs.sweep import SweepError
     from models.devices import NoGPUError
 
     parser = build_parser()
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
     module = args._module
     try:
         return int(module.main(args) or 0)
-    except (ConfigurationError, NotARunError, ResultsPathError) as err:
+    except (ConfigurationError, SweepError, NotARunError, ResultsPathError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except NoGPUError as err:

@@ -68,7 +68,7 @@ import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
                                   is_number, load_image_splits, train)
-from experiments.sweep import SweepKind, add_sweep_arguments, run_sweep_command
+from experiments.sweeps import SweepKind, add_sweep_arguments, run_sweep_command
 
 __all__ = ["BalancedTuningConfig", "PRESETS", "ABLATIONS", "make_config",
            "ablation_overrides", "SWEEPS", "BalancedTuningProtocol", "run", "add_arguments", "main",

@@ -44,7 +44,7 @@ E-I and I-I pairs, on the first ``analysis_samples`` validation images; their sp
 are in ``recordings/epoch-NNNN.npz``.
 
 Sweeps (``python -m experiments ei_ratio_sweep``): E fraction x input scale x trials,
-and weight noise x E fraction, on Dask (:mod:`experiments.sweep`).
+and weight noise x E fraction, on Dask (:mod:`experiments.sweeps`).
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
                                   is_number, load_image_splits, train)
-from experiments.sweep import SweepKind, add_sweep_arguments, run_sweep_command
-from experiments.sweep import sweep as protocol_sweep
+from experiments.sweeps import SweepKind, add_sweep_arguments, run_sweep_command
+from experiments.sweeps import sweep as protocol_sweep
 from models.eprop import EpropSpec, build_eprop_network
 
 __all__ = ["PROTOCOL", "EIRatioConfig", "PRESETS", "make_config",

@@ -76,7 +76,7 @@ from experiments.balanced_tuning import (ABLATIONS, BalancedTuningConfig,
                                          summarise, variant_of)
 from experiments.protocol import ConfigurationError
 from runs import NotARunError, RunFolder
-from experiments.sweep import DONE_FILE
+from runs.sweep import DONE_FILE
 from figures.ei_ratio import number
 from figures.neuron_parameters import disambiguate, default_out, title_data
 from figures.saving import save_figure

@@ -6,7 +6,7 @@ ratio for robust spiking neural network training, Sci. Rep.
     python -m figures ei_ratio results/ei_rate results/ei_noise [--out DIR]
 
 Each ``SWEEP`` is the folder of a sweep of :func:`experiments.ei_ratio.sweep_task`
-(``<root>/<name>``, holding ``summary.jsonl``; :mod:`experiments.sweep`). The figures
+(``<root>/<name>``, holding ``summary.jsonl``; :mod:`runs.sweep`). The figures
 combine the finished tasks of all sweeps given (failed tasks are left out). Each figure
 is drawn only when the sweeps hold the data it needs; the command says which figures it
 wrote and why it skipped the others. Four figures, each as PNG and PDF (default:

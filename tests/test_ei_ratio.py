@@ -17,7 +17,8 @@ import pytest
 from experiments import __main__ as cli
 from experiments import ei_ratio as E
 from runs import RunFolder
-from experiments.sweep import SweepError, read_summary, sweep_points
+from experiments.sweeps import sweep_points
+from runs.sweep import SweepError, read_summary
 
 QUICK = dict(epochs=6)
 

@@ -23,7 +23,7 @@ from matplotlib.container import BarContainer  # noqa: E402
 
 from experiments.balanced_tuning import ABLATIONS, make_config  # noqa: E402
 from runs import RunFolder  # noqa: E402
-from experiments.sweep import DONE_FILE, SUMMARY_FILE, task_id  # noqa: E402
+from runs.sweep import DONE_FILE, SUMMARY_FILE, task_id  # noqa: E402
 from figures import balanced_tuning as figs  # noqa: E402
 from figures.__main__ import main  # noqa: E402
 

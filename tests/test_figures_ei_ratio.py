@@ -207,7 +207,7 @@ def test_a_real_tiny_sweep_end_to_end(tmp_path):
     Brian2's runtime device and small chunks: no C++ compile (about a minute on two busy
     cores); the compiled path runs in the ei_ratio notebook test."""
     from experiments.ei_ratio import sweep_points, sweep_task
-    from experiments.sweep import run_sweep
+    from runs.sweep import run_sweep
 
     points = sweep_points("rate", "quick", axes=dict(e_fraction=[0.8], input_scale=[0.15, 0.4]),
                           epochs=1, train_samples=64, eval_samples=32, analysis_samples=4,

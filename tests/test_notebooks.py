@@ -22,7 +22,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from runs import RunFolder
-from experiments.sweep import read_summary
+from runs.sweep import read_summary
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

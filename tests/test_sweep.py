@@ -1,4 +1,4 @@
-"""Parameter sweeps (experiments.sweep): grid, task folders, restart, failures, Dask.
+"""Parameter sweeps (runs.sweep): grid, task folders, restart, failures, Dask.
 
 The task functions are module-level so that Dask's worker processes can unpickle them
 (by reference to this module). They record every call in their own folder
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from runs import RunFolder
-from experiments.sweep import (
+from runs.sweep import (
     DONE_FILE,
     ERROR_FILE,
     SUMMARY_FILE,
