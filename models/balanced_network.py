@@ -117,11 +117,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import (
-    Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, TimedArray, defaultclock, mV, ms,
-)
+from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, TimedArray, mV, ms
 
 from .devices import atomic_codeobj_class
+from .network import SpecNetwork, set_clock
 from .populations import ei_population, layer, n_excitatory
 from .synapses import synapses
 
@@ -368,7 +367,7 @@ def connectivity(spec: BalancedSpec) -> dict:
 
 
 @dataclass
-class BalancedNetwork:
+class BalancedNetwork(SpecNetwork):
     """The Brian2 objects of a balanced-tuning network built for ``spec.n_samples``
     samples; ``None`` for a pathway a population fraction of 0 or 1 leaves out."""
 
@@ -394,17 +393,8 @@ class BalancedNetwork:
     population: object = None
 
     @property
-    def dt(self):
-        return self.spec.dt_ms * ms
-
-    @property
-    def T_sample(self):
-        return self.spec.steps_per_sample * self.dt
-
-    @property
-    def duration(self):
-        """``n_samples * T_sample + dt``: the extra step runs the last sample's update."""
-        return (self.spec.n_samples * self.spec.steps_per_sample + 1) * self.dt
+    def steps_per_sample(self) -> int:
+        return self.spec.steps_per_sample
 
     def learned_variables(self) -> dict:
         """What training changes: the inhibitory weights onto E cells (step 1), the
@@ -441,10 +431,8 @@ class BalancedNetwork:
         if x.ndim != 2 or x.shape[1] != spec.n_in or n > spec.n_samples:
             raise ValueError(f"images must have shape (<= {spec.n_samples}, {spec.n_in}); "
                              f"got {x.shape}")
-        stim = np.zeros((spec.n_samples + 1, spec.n_in))
-        stim[:n] = x
-        lab = np.full(spec.n_samples + 1, -2.0)
-        lab[:n] = -1.0 if labels is None else np.asarray(labels, dtype=np.float64)
+        stim = self.padded(x, 0.0, spec.n_in, extra=1)
+        lab = self.padded(-1.0 if labels is None else labels, -2.0, extra=1, n=n)
         args = {self.stim: stim, self.label: lab,
                 self.output.teach: float(bool(teacher)),
                 # The running means learn the training distribution, not the test's.
@@ -457,8 +445,7 @@ class BalancedNetwork:
     # -- reading a run back -------------------------------------------------------------
     def output_counts(self) -> np.ndarray:
         """Free spikes per sample and output cell of the last run, ``(n_samples, n_out)``."""
-        steps = np.round(np.asarray(self.out_spikes.t_[:]) / float(self.dt)).astype(np.int64)
-        sample = steps // self.spec.steps_per_sample
+        sample = self.event_steps(self.out_spikes) // self.spec.steps_per_sample
         keep = sample < self.spec.n_samples
         counts = np.zeros((self.spec.n_samples, self.spec.n_out))
         np.add.at(counts, (sample[keep], np.asarray(self.out_spikes.i[:])[keep]), 1)
@@ -509,8 +496,7 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     """Build the network of ``spec`` (call :func:`models.devices.select_device` first).
     Sets ``defaultclock.dt``; every object runs on the default clock."""
     spec.validate()
-    dt = spec.dt_ms * ms
-    defaultclock.dt = dt
+    dt = set_clock(spec.dt_ms)
     T_sample = spec.steps_per_sample * dt
     timing = dict(steps_per_sample=spec.steps_per_sample, present_steps=spec.present_steps)
     conn = connectivity(spec)

@@ -87,7 +87,7 @@ from brian2 import (
 )
 
 from models.devices import use_source_queues
-from models.network import BOUNDARY, SAMPLE_START, STEP, SampledNetwork, set_clock
+from models.network import BOUNDARY, SAMPLE_START, STEP, SampledNetwork, schedule, set_clock
 from models.neurons import get_neuron_model
 from models.populations import layer
 
@@ -440,7 +440,7 @@ class DesireNetwork(SampledNetwork):
         if labels is not None:
             # Padding samples get label -1: no output neuron is theirs, so with no spikes
             # (blank images) they have no error and no desire.
-            args[self.label] = self.padded(labels, -1.0)
+            args[self.label] = self.padded(labels, -1.0, n=n)
         if weights_flat is not None:
             for syn, w in zip(self.synapses, weights_flat):
                 args[syn.w] = np.asarray(w, dtype=np.float64)
@@ -674,8 +674,7 @@ def build_network(sizes, n_samples: int, spec: DesireSpec | None = None, *,
         # Top layer first: its update pathway computes the desire sum of the layer below,
         # whose desire is then computed before the next pathway down.
         order = 10 * (n_layers - level + 1)
-        syn.learn.when = "start"
-        syn.learn.order = order
+        schedule(syn, learn=("start", order))
         if level >= 2:
             code = HIDDEN_DESIRE + ERROR_SUM + (CLEAR_CONSTANT_INPUT if level == 2 else "")
             pre.run_regularly(code, when="start", order=order + 1, name=f"{pre.name}_desire")

@@ -19,7 +19,7 @@ import numpy as np
 from brian2 import defaultclock, ms
 
 __all__ = ["STEP", "BOUNDARY", "ENDED", "BATCH_END", "SAMPLE_START", "ENDED_START",
-           "SampledNetwork", "set_clock"]
+           "SampledNetwork", "SpecNetwork", "set_clock", "schedule"]
 
 #: Step within the current sample, 0 .. n_steps - 1 (an integer; a scalar in generated
 #: code, so Brian2 computes it once per code object and step).
@@ -35,6 +35,13 @@ BATCH_END = f"({ENDED} * int((timestep(t, dt) // n_steps) % batch_size == 0))"
 SAMPLE_START = f"(t - {STEP} * dt)"
 #: Start time of the sample that just ended (at its boundary).
 ENDED_START = "(t - T_sample)"
+
+
+def schedule(obj, **slots) -> None:
+    """Move pathways or code objects of ``obj`` to other slots: ``path=(when, order)``."""
+    for path, (when, order) in slots.items():
+        getattr(obj, path).when = when
+        getattr(obj, path).order = order
 
 
 def set_clock(dt_ms: float):
@@ -65,13 +72,14 @@ class SampledNetwork:
         """Steps (counted from 0) of the events a spike or event monitor recorded."""
         return np.round(np.asarray(monitor.t_[:]) / float(self.dt)).astype(np.int64)
 
-    def padded(self, values, fill: float, width: int | None = None,
-               extra: int = 0) -> np.ndarray:
-        """``values`` (one value, or row of ``width``, per sample; at most
-        ``n_samples``) padded with ``fill`` to ``n_samples + extra`` rows, float64."""
+    def padded(self, values, fill: float, width: int | None = None, extra: int = 0,
+               n: int | None = None) -> np.ndarray:
+        """``values`` (one value, or row of ``width``, for each of the first ``n``
+        samples; default: ``len(values)``) padded with ``fill`` to ``n_samples + extra``
+        rows, float64."""
         shape = (self.n_samples + extra,) + (() if width is None else (width,))
         out = np.full(shape, float(fill))
-        out[:len(values)] = values
+        out[:len(values) if n is None else n] = values
         return out
 
     def per_sample(self, monitor, variable: str, n_cells: int) -> np.ndarray:
@@ -90,3 +98,20 @@ class SampledNetwork:
         steps = steps[keep]
         return (steps // self.steps_per_sample, steps % self.steps_per_sample,
                 np.asarray(monitor.i[:])[keep])
+
+
+class SpecNetwork(SampledNetwork):
+    """A :class:`SampledNetwork` whose clock and sizes are its frozen ``spec``'s
+    (``dt_ms``, ``n_samples``, ``n_steps``)."""
+
+    @property
+    def dt(self):
+        return self.spec.dt_ms * ms
+
+    @property
+    def n_samples(self) -> int:
+        return self.spec.n_samples
+
+    @property
+    def steps_per_sample(self) -> int:
+        return self.spec.n_steps
