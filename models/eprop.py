@@ -23,6 +23,9 @@ cross-entropy (``loss='ce'``) or ``0.5 ||c Y - onehot||^2`` (``loss='mse'``), so
 ``g_k = dL/dY_k`` is the same in every step and known at the end of the sample. (Losses
 on the maximum over time, as in some of the papers, cannot be computed online.)
 
+The neurons are not the library's ``lif_current`` and ``readout``: their eligibility
+factors (surrogate, prefix sums, readout filter) are stepped with the membrane itself.
+
 The gradient, exactly
 ---------------------
 With no recurrence and the reset ``c`` kept out of the gradient, e-prop with the readout

@@ -26,6 +26,9 @@ output (Fang et al., Sun et al.): class ``c`` fires at rate ``r_c``, the spike c
 its ``n_vote`` cells over ``n_vote * T``; the loss of a sample is
 ``mean_c (r_c - onehot_c)**2``, a mini-batch's is the mean over its samples.
 
+The cells are not the library's ``lif_learnable``: every cell keeps the per-step
+eligibility factors of its learning rule, written in its state and its reset.
+
 The gradient
 ------------
 The reset ``R`` is kept out of the gradient (a constant, as e-prop does with the reset
