@@ -60,17 +60,18 @@ def measure(hidden, x, y, chunk_size, n_chunks, dtype="float64", profile=False, 
     from brian2 import profiling_summary
 
     from experiments import desire
+    from models import desire as desire_net
     from models.devices import build, select_device
 
     cfg = desire.make_config("paper", "mnist", hidden=hidden, chunk_size=chunk_size,
                              weight_dtype=dtype, seed=seed)
     sizes = cfg.sizes(x.shape[1])
     select_device("cpp")
-    net = desire.build_network(sizes, chunk_size, cfg)
+    net = desire_net.build_network(sizes, chunk_size, cfg.spec())
     start = time.perf_counter()
     handle = build(net.network, net.duration, compile_only=True, profile=profile)
     compile_s = time.perf_counter() - start
-    flat = desire.weights_to_flat(desire.init_weights(sizes, np.random.default_rng(seed)))
+    flat = desire_net.weights_to_flat(desire.init_weights(sizes, np.random.default_rng(seed)))
     if checkpoint is not None:
         with np.load(checkpoint, allow_pickle=False) as data:
             flat = [data[f"w{level}"] for level in range(1, len(sizes))]

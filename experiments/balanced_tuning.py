@@ -69,6 +69,7 @@ import numpy as np
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
                                   is_number, load_image_splits, train)
 from experiments.sweeps import SweepKind, add_sweep_arguments, run_sweep_command
+from models.balanced_network import BalancedParameters, BalancedSpec
 
 __all__ = ["BalancedTuningConfig", "PRESETS", "ABLATIONS", "make_config",
            "ablation_overrides", "SWEEPS", "BalancedTuningProtocol", "run", "add_arguments", "main",
@@ -78,8 +79,10 @@ _ORDER_STREAM = 1
 
 
 @dataclass(frozen=True)
-class BalancedTuningConfig(RunConfig):
-    """Every parameter of a balanced-tuning run (units in the names).
+class BalancedTuningConfig(RunConfig, BalancedParameters):
+    """Every parameter of a balanced-tuning run (units in the names): the network's
+    fields and defaults are :class:`models.balanced_network.BalancedParameters`', the
+    run's :class:`~experiments.protocol.RunConfig`'s.
 
     Network: ``n_hidden`` cells, ``e_fraction`` excitatory, ``n_per_class`` output cells
     per class; ``dt_ms``, ``t_present_ms`` (> 0), ``t_rest_ms`` (>= 0); ``max_rate_hz``
@@ -102,41 +105,9 @@ class BalancedTuningConfig(RunConfig):
     """
 
     analysis_samples: int = 5
-    n_hidden: int = 2000
-    e_fraction: float = 0.8
-    n_per_class: int = 4
-    dt_ms: float = 0.5
-    t_present_ms: float = 100.0
-    t_rest_ms: float = 20.0
-    max_rate_hz: float = 100.0
-    rf_exc: int = 4
-    rf_inh: int = 6
-    w_in_exc: float = 20.0
-    w_in_inh: float = 5.0
-    ff_inh_fraction: float = 0.3
-    w_ff_inh: float = 30.0
-    stp: bool = True
-    stp_U: float = 0.2
-    stp_tau_d_ms: float = 200.0
-    stp_tau_f_ms: float = 50.0
-    static_release: float | None = None
-    k_ei: int = 40
-    w_ei: float = 0.05
-    k_ie: int = 20
-    w_ie_total: float = 1.0
     equilibrium_epochs: int = 2
     equilibrium_samples: int = 2000
-    eta_eq: float = 50.0
-    teacher_up_mV: float = 40.0
-    teacher_down_mV: float = 0.0
-    p_out: float = 1.0
-    centre_out: bool = True
-    mean_samples: float = 100.0
-    eta_out_mV: float = 0.06
     lr_decay: float = 10.0
-    w_out_max_mV: float = 5.0
-    w_out_init_mV: float = 0.01
-    tau_pre_ms: float = 20.0
     curve_samples: int = 500
     chunk_size: int = 500
 
@@ -210,8 +181,6 @@ class BalancedTuningConfig(RunConfig):
 
     def spec(self, n_in: int, image_shape: tuple, n_classes: int = 10):
         """The compiled network's :class:`models.balanced_network.BalancedSpec`."""
-        from models.balanced_network import BalancedSpec
-
         # Every network field of the spec has the configuration's value of the same name.
         keys = {f.name for f in fields(BalancedSpec)} & {f.name for f in fields(self)}
         return BalancedSpec(n_in=int(n_in), image_shape=tuple(image_shape),

@@ -433,7 +433,9 @@ def equilibrium(images, labels, out_dir):
     n = 12
     spec = BalancedSpec(n_in=64, image_shape=(8, 8), n_samples=n, n_hidden=50, n_per_class=1,
                         rf_exc=1, rf_inh=2, w_in_exc=10.0, w_in_inh=4.0, k_ei=10, k_ie=8,
-                        w_ie_total=1.0, eta_eq=100.0, record_dt_ms=T_SAMPLE / ms)
+                        w_ie_total=1.0, eta_eq=100.0, record_dt_ms=T_SAMPLE / ms,
+                        ff_inh_fraction=0.0, w_ff_inh=0.0, eta_out_mV=0.002,
+                        w_out_max_mV=2.0, p_out=0.5)
     net = build_balanced_network(spec, name="eqtour")
     x = np.repeat(images[:3].reshape(3, -1), n // 3, axis=0)
     for var, value in net.run_args(x, None, equilibrium=True).items():

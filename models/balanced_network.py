@@ -117,11 +117,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import (
-    Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, TimedArray, defaultclock, mV, ms,
-)
+from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, TimedArray, mV, ms
 
 from .devices import atomic_codeobj_class
+from .network import SpecNetwork, set_clock
 from .populations import ei_population, layer, n_excitatory
 from .synapses import synapses
 
@@ -181,16 +180,13 @@ OUT_BALANCE = "I_bal_sample_post += -w * abar * tau_syn_out / tau_pre"
 
 
 @dataclass(frozen=True)
-class BalancedSpec:
-    """Sizes and parameters of a balanced-tuning network (plain numbers, units in the
-    names). See the module docstring for what each does."""
+class BalancedParameters:
+    """The parameters of a balanced-tuning network that do not come from the data (plain
+    numbers, units in the names; defaults: the MNIST setting). See the module docstring
+    for what each does."""
 
-    n_in: int
-    image_shape: tuple
-    n_samples: int
     n_hidden: int = 2000
     e_fraction: float = 0.8
-    n_classes: int = 10
     n_per_class: int = 4
     dt_ms: float = 0.5
     t_present_ms: float = 100.0
@@ -198,10 +194,10 @@ class BalancedSpec:
     max_rate_hz: float = 100.0
     rf_exc: int = 4
     rf_inh: int = 6
-    w_in_exc: float = 3.0
-    w_in_inh: float = 3.0
-    ff_inh_fraction: float = 0.0
-    w_ff_inh: float = 0.0
+    w_in_exc: float = 20.0
+    w_in_inh: float = 5.0
+    ff_inh_fraction: float = 0.3
+    w_ff_inh: float = 30.0
     stp: bool = True
     stp_U: float = 0.2
     stp_tau_d_ms: float = 200.0
@@ -210,17 +206,31 @@ class BalancedSpec:
     k_ei: int = 40
     w_ei: float = 0.05
     k_ie: int = 20
-    w_ie_total: float = 2.0
+    w_ie_total: float = 1.0
     eta_eq: float = 50.0
     tau_pre_ms: float = 20.0
-    eta_out_mV: float = 0.002
-    w_out_max_mV: float = 2.0
+    eta_out_mV: float = 0.06
+    w_out_max_mV: float = 5.0
     w_out_init_mV: float = 0.01
     teacher_up_mV: float = 40.0
     teacher_down_mV: float = 0.0
-    p_out: float = 0.5
+    p_out: float = 1.0
     centre_out: bool = True
     mean_samples: float = 100.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BalancedSpec(BalancedParameters):
+    """A balanced-tuning network: its :class:`BalancedParameters` and what comes from
+    the data and the run: input size ``n_in`` and ``image_shape``, ``n_samples`` per
+    compiled run, ``n_classes``, the connectivity ``seed``, ``n_probe`` input synapses
+    whose STP state is recorded every ``record_dt_ms``, and ``neuron_params`` passed to
+    the library's neuron model."""
+
+    n_in: int
+    image_shape: tuple
+    n_samples: int
+    n_classes: int = 10
     seed: int = 0
     n_probe: int = 16
     record_dt_ms: float = 1.0
@@ -368,7 +378,7 @@ def connectivity(spec: BalancedSpec) -> dict:
 
 
 @dataclass
-class BalancedNetwork:
+class BalancedNetwork(SpecNetwork):
     """The Brian2 objects of a balanced-tuning network built for ``spec.n_samples``
     samples; ``None`` for a pathway a population fraction of 0 or 1 leaves out."""
 
@@ -394,17 +404,8 @@ class BalancedNetwork:
     population: object = None
 
     @property
-    def dt(self):
-        return self.spec.dt_ms * ms
-
-    @property
-    def T_sample(self):
-        return self.spec.steps_per_sample * self.dt
-
-    @property
-    def duration(self):
-        """``n_samples * T_sample + dt``: the extra step runs the last sample's update."""
-        return (self.spec.n_samples * self.spec.steps_per_sample + 1) * self.dt
+    def steps_per_sample(self) -> int:
+        return self.spec.steps_per_sample
 
     def learned_variables(self) -> dict:
         """What training changes: the inhibitory weights onto E cells (step 1), the
@@ -441,10 +442,8 @@ class BalancedNetwork:
         if x.ndim != 2 or x.shape[1] != spec.n_in or n > spec.n_samples:
             raise ValueError(f"images must have shape (<= {spec.n_samples}, {spec.n_in}); "
                              f"got {x.shape}")
-        stim = np.zeros((spec.n_samples + 1, spec.n_in))
-        stim[:n] = x
-        lab = np.full(spec.n_samples + 1, -2.0)
-        lab[:n] = -1.0 if labels is None else np.asarray(labels, dtype=np.float64)
+        stim = self.padded(x, 0.0, spec.n_in, extra=1)
+        lab = self.padded(-1.0 if labels is None else labels, -2.0, extra=1, n=n)
         args = {self.stim: stim, self.label: lab,
                 self.output.teach: float(bool(teacher)),
                 # The running means learn the training distribution, not the test's.
@@ -457,8 +456,7 @@ class BalancedNetwork:
     # -- reading a run back -------------------------------------------------------------
     def output_counts(self) -> np.ndarray:
         """Free spikes per sample and output cell of the last run, ``(n_samples, n_out)``."""
-        steps = np.round(np.asarray(self.out_spikes.t_[:]) / float(self.dt)).astype(np.int64)
-        sample = steps // self.spec.steps_per_sample
+        sample = self.event_steps(self.out_spikes) // self.spec.steps_per_sample
         keep = sample < self.spec.n_samples
         counts = np.zeros((self.spec.n_samples, self.spec.n_out))
         np.add.at(counts, (sample[keep], np.asarray(self.out_spikes.i[:])[keep]), 1)
@@ -509,8 +507,7 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     """Build the network of ``spec`` (call :func:`models.devices.select_device` first).
     Sets ``defaultclock.dt``; every object runs on the default clock."""
     spec.validate()
-    dt = spec.dt_ms * ms
-    defaultclock.dt = dt
+    dt = set_clock(spec.dt_ms)
     T_sample = spec.steps_per_sample * dt
     timing = dict(steps_per_sample=spec.steps_per_sample, present_steps=spec.present_steps)
     conn = connectivity(spec)

@@ -23,6 +23,9 @@ cross-entropy (``loss='ce'``) or ``0.5 ||c Y - onehot||^2`` (``loss='mse'``), so
 ``g_k = dL/dY_k`` is the same in every step and known at the end of the sample. (Losses
 on the maximum over time, as in some of the papers, cannot be computed online.)
 
+The neurons are not the library's ``lif_current`` and ``readout``: their eligibility
+factors (surrogate, prefix sums, readout filter) are stepped with the membrane itself.
+
 The gradient, exactly
 ---------------------
 With no recurrence and the reset ``c`` kept out of the gradient, e-prop with the readout
@@ -80,17 +83,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import (
-    EventMonitor,
-    Network,
-    NeuronGroup,
-    Synapses,
-    TimedArray,
-    defaultclock,
-    ms,
-)
+from brian2 import EventMonitor, Network, NeuronGroup, Synapses, TimedArray
 
 from models.devices import use_source_queues
+from models.network import (BATCH_END, ENDED, ENDED_START, SAMPLE_START, STEP, SpecNetwork,
+                            schedule, set_clock)
 
 __all__ = ["EpropSpec", "EpropNetwork", "build_eprop_network", "check_dynamic_range",
            "SURROGATES", "LOSSES", "OPTIMIZERS", "FEEDBACK", "batch_schedule"]
@@ -219,15 +216,6 @@ def check_dynamic_range(spec: EpropSpec) -> float:
 # Equations
 # ======================================================================================
 
-#: Step within the sample (scalar in generated code: computed once per code object).
-STEP = "(timestep(t, dt) % n_steps)"
-#: 1 at the first step after a sample (not at t = 0, where no sample has ended).
-ENDED = f"(int({STEP} == 0) * int(t > 0.5 * dt))"
-#: 1 when the sample that just ended closes a mini-batch.
-BATCH_END = f"({ENDED} * int((timestep(t, dt) // n_steps) % batch_size == 0))"
-#: Start time of the current sample / of the one that just ended.
-SAMPLE_START = f"(t - {STEP} * dt)"
-ENDED_START = "(t - T_sample)"
 #: G(t) = sum_{t' >= t} kappa**(t' - t) for the current step.
 READOUT_FILTER = f"((1 - kappa**(n_steps - {STEP})) / (1 - kappa))"
 
@@ -447,7 +435,7 @@ def _update_code(spec: EpropSpec, p: str, g: str, m: str, s: str, lr: str = "lr"
 
 
 @dataclass
-class EpropNetwork:
+class EpropNetwork(SpecNetwork):
     """Brian2 objects of an e-prop network compiled for ``spec.n_samples`` samples.
 
     ``w_in`` is ``W_in[j, i]`` stored by presynaptic neuron (synapse ``k`` is
@@ -472,15 +460,6 @@ class EpropNetwork:
     counts: EventMonitor | None = None
     outputs: EventMonitor | None = None
     rec_spikes: EventMonitor | None = None
-
-    @property
-    def dt(self):
-        return self.spec.dt_ms * ms
-
-    @property
-    def duration(self):
-        """``n_samples * T_sample + dt``: the extra step runs the last sample's learning."""
-        return (self.spec.n_samples * self.spec.n_steps + 1) * self.dt
 
     # -- state ---------------------------------------------------------------------------
     def learned_variables(self) -> dict:
@@ -525,8 +504,7 @@ class EpropNetwork:
         if n > spec.n_samples or steps.ndim != 2 or steps.shape[1] != spec.n_in:
             raise ValueError(f"spike_steps must have shape (<= {spec.n_samples}, {spec.n_in}); "
                              f"got {steps.shape}")
-        padded = np.full((spec.n_samples + 1, spec.n_in), -1.0)
-        padded[:n] = steps
+        padded = self.padded(steps, -1.0, spec.n_in, extra=1)
         lab, counts, steps_adam = batch_schedule(labels, n, spec.n_samples, spec.batch_size,
                                                  adam_step0)
         args = {
@@ -557,29 +535,17 @@ class EpropNetwork:
         return args
 
     # -- outputs -------------------------------------------------------------------------
-    def _per_sample(self, monitor, variable, n_neurons) -> np.ndarray:
-        spec = self.spec
-        steps = np.round(np.asarray(monitor.t_[:]) / float(self.dt)).astype(np.int64)
-        sample = steps // spec.n_steps - 1
-        out = np.zeros((spec.n_samples, n_neurons))
-        out[sample, np.asarray(monitor.i[:])] = np.asarray(getattr(monitor, variable)[:])
-        return out
-
     def outputs_per_sample(self) -> np.ndarray:
         """``Y`` of each readout per sample of the last run, ``(n_samples, n_out)``."""
-        return self._per_sample(self.outputs, "Y", self.spec.n_out)
+        return self.per_sample(self.outputs, "Y", self.spec.n_out)
 
     def counts_per_sample(self) -> np.ndarray:
         """Hidden spike counts per sample of the last run, ``(n_samples, n_hidden)``."""
-        return self._per_sample(self.counts, "n_spk", self.spec.n_hidden)
+        return self.per_sample(self.counts, "n_spk", self.spec.n_hidden)
 
     def recorded_spikes(self) -> tuple:
         """``(sample, step, neuron)`` of the hidden spikes of the last run (``rec = 1``)."""
-        steps = np.round(np.asarray(self.rec_spikes.t_[:]) / float(self.dt)).astype(np.int64)
-        keep = steps < self.spec.n_samples * self.spec.n_steps
-        steps = steps[keep]
-        return (steps // self.spec.n_steps, steps % self.spec.n_steps,
-                np.asarray(self.rec_spikes.i[:])[keep])
+        return self.spikes_by_sample(self.rec_spikes)
 
 
 def build_eprop_network(spec: EpropSpec, name: str = "eprop") -> EpropNetwork:
@@ -587,8 +553,7 @@ def build_eprop_network(spec: EpropSpec, name: str = "eprop") -> EpropNetwork:
     first). Sets ``defaultclock.dt``; every object runs on the default clock so that the
     generated code, and with it the build cache key, is the same in every process."""
     spec.validate()
-    dt = spec.dt_ms * ms
-    defaultclock.dt = dt
+    dt = set_clock(spec.dt_ms)
     T_sample = spec.n_steps * dt
     b1, b2 = spec.adam_betas
     constants = dict(
@@ -670,8 +635,7 @@ def build_eprop_network(spec: EpropSpec, name: str = "eprop") -> EpropNetwork:
                         on_event={"norm": "boundary"}, namespace=dict(constants),
                         name=f"{name}_softmax")
         norm.connect()
-        norm.norm.when = "start"
-        norm.norm.order = 1
+        schedule(norm, norm=("start", 1))
         use_source_queues(norm)
         objects.append(norm)
 
@@ -705,10 +669,7 @@ def build_eprop_network(spec: EpropSpec, name: str = "eprop") -> EpropNetwork:
                       on_event={"pre": "spike", "learn": "learn", "apply": "apply"},
                       namespace=dict(syn_ns), name=f"{name}_w_in")
     syn_in.connect()
-    syn_in.learn.when = "start"
-    syn_in.learn.order = 5
-    syn_in.apply.when = "start"
-    syn_in.apply.order = 6
+    schedule(syn_in, learn=("start", 5), apply=("start", 6))
 
     feedback = "B" if spec.feedback == "random" else "w"
     out_eqs = SYNAPSE_EQS + ("B : 1  # fixed random feedback weight\n"
@@ -720,12 +681,7 @@ def build_eprop_network(spec: EpropSpec, name: str = "eprop") -> EpropNetwork:
                        on_event={"pre": "spike", "bwd": "boundary", "apply": "apply"},
                        namespace=dict(syn_ns), name=f"{name}_w_out")
     syn_out.connect()
-    syn_out.pre.when = "after_synapses"
-    syn_out.pre.order = 3
-    syn_out.bwd.when = "start"
-    syn_out.bwd.order = 3
-    syn_out.apply.when = "start"
-    syn_out.apply.order = 6
+    schedule(syn_out, pre=("after_synapses", 3), bwd=("start", 3), apply=("start", 6))
     use_source_queues(syn_in, syn_out)
     objects += [syn_in, syn_out]
 

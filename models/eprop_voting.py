@@ -26,6 +26,9 @@ output (Fang et al., Sun et al.): class ``c`` fires at rate ``r_c``, the spike c
 its ``n_vote`` cells over ``n_vote * T``; the loss of a sample is
 ``mean_c (r_c - onehot_c)**2``, a mini-batch's is the mean over its samples.
 
+The cells are not the library's ``lif_learnable``: every cell keeps the per-step
+eligibility factors of its learning rule, written in its state and its reset.
+
 The gradient
 ------------
 The reset ``R`` is kept out of the gradient (a constant, as e-prop does with the reset
@@ -71,11 +74,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import EventMonitor, Network, NeuronGroup, Synapses, TimedArray, defaultclock, ms
+from brian2 import EventMonitor, Network, NeuronGroup, Synapses, TimedArray
 
 from models.devices import use_source_queues
-from models.eprop import (ADAM_UPDATE, BATCH_END, BATCH_QUANTITIES, ENDED, ENDED_START,
-                          OPTIMIZERS, SAMPLE_START, SGD_UPDATE, STEP, batch_schedule)
+from models.eprop import ADAM_UPDATE, BATCH_QUANTITIES, OPTIMIZERS, SGD_UPDATE, batch_schedule
+from models.network import (BATCH_END, ENDED, ENDED_START, SAMPLE_START, STEP, SpecNetwork,
+                            schedule, set_clock)
 
 __all__ = ["VotingSpec", "VotingNetwork", "build_voting_network", "NEURONS", "ENCODINGS",
            "TAU_LEARNING", "MAX_STEPS", "decay_from_tau", "tau_from_decay", "learned_layout",
@@ -327,7 +331,7 @@ def update_code(spec: VotingSpec, p: str, g: str, m: str, s: str, lr: str,
 
 
 @dataclass
-class VotingNetwork:
+class VotingNetwork(SpecNetwork):
     """Brian2 objects of a voting network compiled for ``spec.n_samples`` samples.
 
     ``w_in`` holds ``W_in[j, i]`` at synapse ``i * n_hidden + j``; ``w_out`` holds
@@ -351,15 +355,6 @@ class VotingNetwork:
     hidden_counts: EventMonitor | None = None
     output_counts: EventMonitor | None = None
     rec_spikes: EventMonitor | None = None
-
-    @property
-    def dt(self):
-        return self.spec.dt_ms * ms
-
-    @property
-    def duration(self):
-        """``n_samples * T_sample + dt``: the extra step runs the last sample's learning."""
-        return (self.spec.n_samples * self.spec.n_steps + 1) * self.dt
 
     def _layers(self):
         return (("hidden", self.hidden), ("output", self.output))
@@ -400,8 +395,7 @@ class VotingNetwork:
         if n > spec.n_samples or stim.ndim != 2 or stim.shape[1] != spec.n_in:
             raise ValueError(f"stimulus must have shape (<= {spec.n_samples}, {spec.n_in}); "
                              f"got {stim.shape}")
-        padded = np.zeros((spec.n_samples + 1, spec.n_in))
-        padded[:n] = stim
+        padded = self.padded(stim, 0.0, spec.n_in, extra=1)
         lab, counts, steps_adam = batch_schedule(labels, n, spec.n_samples, spec.batch_size,
                                                  adam_step0)
         flag = float(bool(learn))
@@ -424,20 +418,13 @@ class VotingNetwork:
             args[param.train_tau] = float(bool(train["tau"]))
         return args
 
-    def _per_sample(self, monitor, n_cells) -> np.ndarray:
-        steps = np.round(np.asarray(monitor.t_[:]) / float(self.dt)).astype(np.int64)
-        sample = steps // self.spec.n_steps - 1
-        out = np.zeros((self.spec.n_samples, n_cells))
-        out[sample, np.asarray(monitor.i[:])] = np.asarray(monitor.n_spk[:])
-        return out
-
     def hidden_counts_per_sample(self) -> np.ndarray:
         """Hidden spike counts per sample of the last run, ``(n_samples, n_hidden)``."""
-        return self._per_sample(self.hidden_counts, self.spec.n_hidden)
+        return self.per_sample(self.hidden_counts, "n_spk", self.spec.n_hidden)
 
     def output_counts_per_sample(self) -> np.ndarray:
         """Output spike counts per sample of the last run, ``(n_samples, n_out)``."""
-        return self._per_sample(self.output_counts, self.spec.n_out)
+        return self.per_sample(self.output_counts, "n_spk", self.spec.n_out)
 
     def class_counts_per_sample(self) -> np.ndarray:
         """Spikes of each class's voting cells per sample, ``(n_samples, n_classes)``;
@@ -447,11 +434,7 @@ class VotingNetwork:
 
     def recorded_spikes(self) -> tuple:
         """``(sample, step, neuron)`` of the hidden spikes of the last run (``record``)."""
-        steps = np.round(np.asarray(self.rec_spikes.t_[:]) / float(self.dt)).astype(np.int64)
-        keep = steps < self.spec.n_samples * self.spec.n_steps
-        steps = steps[keep]
-        return (steps // self.spec.n_steps, steps % self.spec.n_steps,
-                np.asarray(self.rec_spikes.i[:])[keep])
+        return self.spikes_by_sample(self.rec_spikes)
 
 
 def learned_layout(spec: VotingSpec) -> dict:
@@ -568,8 +551,7 @@ def build_voting_network(spec: VotingSpec, name: str = "voting") -> VotingNetwor
     first). Sets ``defaultclock.dt``; every object runs on the default clock."""
     spec.validate()
     T = spec.n_steps
-    dt = spec.dt_ms * ms
-    defaultclock.dt = dt
+    dt = set_clock(spec.dt_ms)
     T_sample = T * dt
     b1, b2 = spec.adam_betas
     stim = TimedArray(np.zeros((spec.n_samples + 1, spec.n_in)), dt=T_sample,
@@ -616,8 +598,7 @@ def build_voting_network(spec: VotingSpec, name: str = "voting") -> VotingNetwor
     pre, post = np.meshgrid(cells, cells, indexing="ij")
     same = (pre // spec.n_vote) == (post // spec.n_vote)
     vote.connect(i=pre[same], j=post[same])
-    vote.vote.when = "start"
-    vote.vote.order = 1
+    schedule(vote, vote=("start", 1))
     objects.append(vote)
 
     # -- synapses -------------------------------------------------------------------------
@@ -638,11 +619,8 @@ def build_voting_network(spec: VotingSpec, name: str = "voting") -> VotingNetwor
     syn_in = Synapses(inp, hidden, SYNAPSE_EQS, on_pre=in_paths, on_event=in_events,
                       namespace=dict(constants), name=f"{name}_w_in")
     syn_in.connect()
-    schedule = {"drive": ("start", 1003), "learn": ("start", 5), "apply": ("start", 6)}
-    for path, (when, order) in schedule.items():
-        if path in in_paths:
-            getattr(syn_in, path).when = when
-            getattr(syn_in, path).order = order
+    slots = {"drive": ("start", 1003), "learn": ("start", 5), "apply": ("start", 6)}
+    schedule(syn_in, **{path: slot for path, slot in slots.items() if path in in_paths})
 
     out_paths = {"pre": NOISELESS_FORWARD,
                  "bwd": _per_step(LEARNING_SIGNAL, T)}
@@ -655,13 +633,9 @@ def build_voting_network(spec: VotingSpec, name: str = "voting") -> VotingNetwor
                        on_event={p: out_events[p] for p in out_paths},
                        namespace=dict(constants), name=f"{name}_w_out")
     syn_out.connect()
-    syn_out.pre.when = "after_synapses"
-    syn_out.pre.order = 3
-    syn_out.bwd.when = "start"
-    syn_out.bwd.order = 3
+    schedule(syn_out, pre=("after_synapses", 3), bwd=("start", 3))
     if spec.learn_weights:
-        syn_out.apply.when = "start"
-        syn_out.apply.order = 6
+        schedule(syn_out, apply=("start", 6))
     use_source_queues(syn_in, syn_out, vote)
     objects += [syn_in, syn_out]
 
@@ -680,10 +654,7 @@ def build_voting_network(spec: VotingSpec, name: str = "voting") -> VotingNetwor
                             on_event={"reduce": "apply", "broadcast": "apply"},
                             namespace=dict(constants), name=f"{group.name}_tau_link")
             link.connect()
-            link.reduce.when = "start"
-            link.reduce.order = 6
-            link.broadcast.when = "start"
-            link.broadcast.order = 8
+            schedule(link, reduce=("start", 6), broadcast=("start", 8))
             tau_params[layer_name] = param
             objects += [param, link]
 

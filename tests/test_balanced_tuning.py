@@ -25,7 +25,10 @@ from models.balanced_network import BalancedSpec, build_balanced_network, connec
 SMALL = dict(n_in=16, image_shape=(4, 4), n_samples=1, n_hidden=12, e_fraction=2 / 3,
              n_per_class=1, n_classes=2, rf_exc=1, rf_inh=2, w_in_exc=6.0, w_in_inh=6.0,
              k_ei=4, w_ei=0.3, k_ie=3, w_ie_total=1.5, t_present_ms=40.0, t_rest_ms=10.0,
-             max_rate_hz=400.0, eta_eq=0.04, dt_ms=0.5, seed=3)
+             max_rate_hz=400.0, eta_eq=0.04, dt_ms=0.5, seed=3,
+             # no feedforward inhibition, the plain consolidation step and bound
+             ff_inh_fraction=0.0, w_ff_inh=0.0, eta_out_mV=0.002, w_out_max_mV=2.0,
+             p_out=0.5)
 
 
 def _image(seed=0):

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from experiments import desire
+from models import desire as desire_net
 from models.devices import build, select_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -79,10 +80,10 @@ def brian_run(target, full_desires, record=True):
                              chunk_size=CHUNK)
     x, labels, weights = make_data()
     select_device(target)
-    net = desire.build_network(SIZES, CHUNK, cfg, full_desires=full_desires, record=record,
-                               name="parity")
+    net = desire_net.build_network(SIZES, CHUNK, cfg.spec(), full_desires=full_desires,
+                                   record=record, name="parity")
     handle = build(net.network, net.duration, compile_only=True)
-    flat = desire.weights_to_flat(weights)
+    flat = desire_net.weights_to_flat(weights)
     result = {"spikes": [], "desires": [], "weights": [], "masks": [], "final": None,
               "errors": [], "layer_spikes": []}
     gains = (1 / (1 - P_IN), 1 / (1 - P_HID))
@@ -98,7 +99,7 @@ def brian_run(target, full_desires, record=True):
             result["spikes"] += [[layer[k] for layer in net.recorded_spikes()] for k in range(CHUNK)]
             result["desires"] += [[layer[k] for layer in net.recorded_desires()] for k in range(CHUNK)]
             result["weights"] += net.recorded_weights()
-    result["final"] = desire.flat_to_weights(flat, SIZES)
+    result["final"] = desire_net.flat_to_weights(flat, SIZES)
     return x, labels, weights, result
 
 
@@ -160,7 +161,7 @@ def test_layer_errors_and_spike_counts_match_reference(cpp_result):
 
 def test_dense_and_sparse_input_modes_both_used(cpp_result):
     x, *_ = cpp_result
-    modes = desire.input_modes(x, 20)
+    modes = desire_net.input_modes(x, 20)
     assert set(np.unique(modes)) == {0.0, 1.0, 2.0}
 
 
@@ -181,9 +182,9 @@ def test_evaluation_mode_learns_nothing_and_matches_reference_counts():
                              chunk_size=CHUNK)
     x, labels, weights = make_data()
     select_device("runtime")
-    net = desire.build_network(SIZES, CHUNK, cfg, name="parity_eval")
+    net = desire_net.build_network(SIZES, CHUNK, cfg.spec(), name="parity_eval")
     handle = build(net.network, net.duration, compile_only=True)
-    flat = desire.weights_to_flat(weights)
+    flat = desire_net.weights_to_flat(weights)
     handle.run(net.run_args(x[:CHUNK], labels[:CHUNK], flat, lr=0.0))
     for w_before, syn in zip(flat, net.synapses):
         np.testing.assert_array_equal(np.asarray(syn.w[:]), w_before)
@@ -204,9 +205,9 @@ def test_input_layer_spikes_like_the_integrate_and_fire_encoder():
     x[:, 0], x[:, 1], x[:, 2], x[:, 3] = 0.1, 1.0, 0.0, 0.95
     cfg = desire.make_config("paper", "mnist", dropout_hidden=0.0, chunk_size=4)
     select_device("runtime")
-    net = desire.build_network((12, 3), 4, cfg, record=True, name="enc_net")
+    net = desire_net.build_network((12, 3), 4, cfg.spec(), record=True, name="enc_net")
     handle = build(net.network, net.duration, compile_only=True)
-    handle.run(net.run_args(x, np.zeros(4), desire.weights_to_flat([np.zeros((3, 12))])))
+    handle.run(net.run_args(x, np.zeros(4), desire_net.weights_to_flat([np.zeros((3, 12))])))
     ours = net.recorded_spikes()[0]
 
     encoded = integrate_and_fire_input(x, 20, name="enc")
