@@ -201,7 +201,7 @@ class Dataset:
     def flat(self):
         """
         Images as rows of pixels, shape ``(n_samples, n_pixels)``: the layout the
-        encoders in `experiments.encoding` take. A view where possible.
+        encoders in `models.encoding` take. A view where possible.
         """
         return self.images.reshape(len(self), self.n_pixels)
 

@@ -13,7 +13,7 @@ time step ``dt = 1 ms`` is one model step). Within a step, in this order:
 
 * input layer: ``m += x`` (``x`` the pixel value in [0, 1]); a spike when ``m >= 1``,
   then ``m -= 1`` (the arithmetic of the integrate-and-fire encoder of
-  :mod:`experiments.encoding`, so the same spikes);
+  :mod:`models.encoding`, so the same spikes);
 * every further layer (the library's ``if_clocked`` neuron): ``m <- decay*m``,
   ``m += W s_in``, a spike when ``m >= v_th`` (1), then ``m -= v_th``; no floor, no
   refractory period. The first hidden layer sees the input spikes of the same step,

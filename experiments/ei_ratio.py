@@ -9,7 +9,7 @@ The protocol
 ------------
 * Input: one neuron per pixel, latency code: a pixel ``x > 0.2`` spikes once, at
   ``tau_eff ln(x / (x - 0.2))`` with ``tau_eff = 20`` steps (rounded up to the step
-  grid, :func:`experiments.encoding.latency_spike_steps`); ``n_steps = 100`` steps of
+  grid, :func:`models.encoding.latency_spike_steps`); ``n_steps = 100`` steps of
   ``dt = 1 ms`` per sample.
 * Hidden: ``n_hidden = 100`` current-based LIF cells (``tau_syn = 5 ms``, ``tau_mem =
   10 ms`` as in the paper's stored runs; its released script has 5 ms: a config field),
@@ -227,7 +227,7 @@ def spike_steps(cfg: EIRatioConfig, images) -> np.ndarray:
     """Latency-code spike step of every pixel (-1: none), int16 ``(n_images, n_pixels)``."""
     from brian2 import ms
 
-    from experiments.encoding import latency_spike_steps
+    from models.encoding import latency_spike_steps
 
     steps = latency_spike_steps(images, tau=cfg.latency_tau * cfg.dt_ms * ms,
                                 theta=cfg.latency_threshold, dt=cfg.dt_ms * ms,

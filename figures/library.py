@@ -25,7 +25,7 @@ from brian2 import (  # noqa: E402
     start_scope,
 )
 
-from experiments.encoding import poisson_input  # noqa: E402
+from models.encoding import poisson_input  # noqa: E402
 from models.populations import connect_dale, ei_population, layer  # noqa: E402
 from models.synapses import synapses  # noqa: E402
 from figures.saving import save_figure  # noqa: E402

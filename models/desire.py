@@ -173,7 +173,7 @@ def flat_to_weights(flat: list, sizes) -> list:
 # ======================================================================================
 
 # Input layer: one neuron per pixel, integrate-and-fire on the pixel value exactly as
-# `experiments.encoding.integrate_and_fire_input` does it (`m = int(step != 0)*m + x`,
+# `models.encoding.integrate_and_fire_input` does it (`m = int(step != 0)*m + x`,
 # a spike when `m >= 1`, then `m -= 1`: the same arithmetic, so the same spikes; a test
 # checks this). It is written into this group rather than driven by the encoder's own
 # group through a one-to-one relay: that would add two objects and eight code objects

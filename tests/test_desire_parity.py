@@ -193,12 +193,12 @@ def test_evaluation_mode_learns_nothing_and_matches_reference_counts():
 
 
 def test_input_layer_spikes_like_the_integrate_and_fire_encoder():
-    """The input layer repeats experiments.encoding.integrate_and_fire_input's arithmetic:
+    """The input layer repeats models.encoding.integrate_and_fire_input's arithmetic:
     the same spikes, sample after sample (runtime mode), including the float64 cases
     where a running sum ends just below 1 (x = 0.1)."""
     from brian2 import Network, SpikeMonitor
 
-    from experiments.encoding import integrate_and_fire_input
+    from models.encoding import integrate_and_fire_input
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (4, 12))

@@ -1,4 +1,4 @@
-"""Tests of experiments.encoding on Brian2's runtime device (numpy target).
+"""Tests of models.encoding on Brian2's runtime device (numpy target).
 
 Statistical tests use a fixed Brian2 seed and bounds of 5 standard
 deviations, tight enough that a rate off by 10-20 % fails them.
@@ -12,7 +12,7 @@ import pytest
 from brian2 import Hz, Network, SpikeMonitor, ms, prefs, second
 from brian2.devices.device import reset_device, set_device
 
-from experiments.encoding import (
+from models.encoding import (
     EncodedInput,
     bernoulli_input,
     integrate_and_fire_input,
