@@ -67,7 +67,7 @@ from typing import ClassVar
 import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
-                                  is_number, load_image_splits, train)
+                                  is_number, load_image_splits, run_and_report, train)
 from experiments.sweeps import SweepKind, add_sweep_arguments, run_sweep_command
 from models.balanced_network import BalancedParameters, BalancedSpec
 
@@ -553,10 +553,5 @@ def main(args) -> int:
           f"({cfg.e_fraction:g} excitatory), {cfg.equilibrium_epochs} x "
           f"{cfg.equilibrium_samples} equilibrium samples, {cfg.epochs} consolidation epochs",
           flush=True)
-    folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,
-                        progress=not args.no_progress)
-    summary = summarise(state.metrics)
-    print(f"results in {folder.path}", flush=True)
-    if summary["final_accuracy"] is not None:
-        print(f"final_accuracy: {summary['final_accuracy']:.4f}", flush=True)
-    return 0
+    return run_and_report(run, summarise, cfg, root, run_id, args,
+                          ("final_accuracy",))

@@ -64,7 +64,7 @@ from typing import ClassVar
 import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
-                                  is_number, load_image_splits, train)
+                                  is_number, load_image_splits, run_and_report, train)
 from models.desire import (DesireNetwork, DesireSpec, build_network, flat_to_weights,
                            weights_to_flat)
 
@@ -81,6 +81,8 @@ __all__ = [
     "DesireProtocol",
     "correct_predictions",
     "add_arguments",
+    "run",
+    "summarise",
     "main",
 ]
 
@@ -488,16 +490,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def run(cfg: DesireConfig, root, *, run_id: str | None = None, resume: bool = False,
+        progress: bool = True, data=None):
+    """Train one configuration; returns ``(RunFolder, final TrainingState)``.
+    ``resume=True`` continues the run in ``root/desire/run_id``."""
+    folder, _, state = train(DesireProtocol(cfg, data=data), root, run_id=run_id,
+                             resume=resume, progress=progress,
+                             label=f"{cfg.dataset}-s{cfg.seed}")
+    return folder, state
+
+
+def summarise(metrics: list) -> dict:
+    """Final and peak accuracy on the evaluation split of a run's metrics."""
+    accuracies = [m["accuracy"] for m in metrics if m.get("accuracy") is not None]
+    return {"final_accuracy": accuracies[-1] if accuracies else None,
+            "peak_accuracy": max(accuracies, default=None)}
+
+
 def main(args) -> int:
     """Run ``python -m experiments desire`` with parsed ``args``; returns the exit code."""
     cfg, root, run_id = DesireConfig.from_args(args)
-    protocol = DesireProtocol(cfg)  # loads the data: fails here, before compiling
-    print(f"desire backpropagation: {cfg.dataset} {'-'.join(map(str, protocol.sizes))}, "
-          f"{cfg.epochs} epochs", flush=True)
-    folder, _, state = train(protocol, root, run_id=run_id, resume=args.resume is not None,
-                             progress=not args.no_progress, label=f"{cfg.dataset}-s{cfg.seed}")
-    print(f"results in {folder.path}", flush=True)
-    if state.metrics:
-        last = state.metrics[-1]
-        print(f"epoch {last['epoch']}: {last['split']} accuracy {last['accuracy']:.4f}", flush=True)
-    return 0
+    print(f"desire backpropagation: {cfg.dataset}, hidden layers "
+          f"{'-'.join(map(str, cfg.hidden))}, {cfg.epochs} epochs", flush=True)
+    return run_and_report(run, summarise, cfg, root, run_id, args,
+                          ("final_accuracy", "peak_accuracy"))

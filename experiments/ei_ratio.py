@@ -56,7 +56,7 @@ from typing import ClassVar
 import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
-                                  is_number, load_image_splits, train)
+                                  is_number, load_image_splits, run_and_report, train)
 from experiments.sweeps import SweepKind, add_sweep_arguments, run_sweep_command
 from experiments.sweeps import sweep as protocol_sweep
 from models.eprop import EpropSpec, build_eprop_network
@@ -574,11 +574,6 @@ def main(args) -> int:
         return run_sweep_command(cfg, args, SWEEPS, run, summarise)
     print(f"E:I ratio: {cfg.dataset}, {cfg.n_hidden} hidden cells, E fraction "
           f"{cfg.e_fraction}, {cfg.epochs} epochs", flush=True)
-    folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,
-                        progress=not args.no_progress)
-    summary = summarise(state.metrics)
-    print(f"results in {folder.path}", flush=True)
-    for key in ("initial_rate_hz", "peak_accuracy", "final_accuracy", "exc_spike_percent"):
-        if summary.get(key) is not None:
-            print(f"{key}: {summary[key]:.4f}", flush=True)
-    return 0
+    return run_and_report(run, summarise, cfg, root, run_id, args,
+                          ("initial_rate_hz", "peak_accuracy", "final_accuracy",
+                           "exc_spike_percent"))

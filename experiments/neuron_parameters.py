@@ -34,6 +34,7 @@ test-time input noise (Gaussian of each ``noise_sigmas``, salt-and-pepper of eac
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -42,13 +43,13 @@ from typing import ClassVar
 import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
-                                  is_number, load_image_splits, train)
+                                  is_number, load_image_splits, run_and_report, train)
 from models.eprop_voting import (VotingSpec, bernoulli_bits, build_voting_network,
                                  initial_state, tau_from_decay)
 
 __all__ = ["STUDIES", "NeuronParamConfig", "make_config", "NeuronParamProtocol",
            "run", "noise_robustness", "add_arguments", "main", "summarise", "predictions",
-           "add_input_noise"]
+           "add_input_noise", "study_command"]
 
 _WEIGHT_STREAM, _ORDER_STREAM, _TRAIN_SPIKES, _EVAL_SPIKES, _NOISE_STREAM = range(5)
 
@@ -535,16 +536,15 @@ def add_arguments(parser, study: str):
         choices={"condition": tuple(STUDIES[study]["conditions"])})
 
 
+def study_command(study: str) -> tuple:
+    """``(add_arguments, main)`` of ``python -m experiments <study>``."""
+    return functools.partial(add_arguments, study=study), functools.partial(main, study=study)
+
+
 def main(args, study: str) -> int:
     """``python -m experiments <study>``: train one configuration."""
     cfg, root, run_id = NeuronParamConfig.from_args(args, study=study)
     print(f"{study}: {cfg.dataset}, condition {cfg.condition}, {cfg.n_hidden} hidden cells, "
           f"tau0 {cfg.tau:g}, theta0 {cfg.theta:g}, {cfg.epochs} epochs", flush=True)
-    folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,
-                        progress=not args.no_progress)
-    summary = summarise(state.metrics)
-    print(f"results in {folder.path}", flush=True)
-    for key in ("peak_accuracy", "final_accuracy", "tau_hidden", "hidden_rate"):
-        if summary.get(key) is not None:
-            print(f"{key}: {summary[key]:.4f}", flush=True)
-    return 0
+    return run_and_report(run, summarise, cfg, root, run_id, args,
+                          ("peak_accuracy", "final_accuracy", "tau_hidden", "hidden_rate"))

@@ -30,7 +30,7 @@ from runs import RunFolder
 
 __all__ = ["ConfigurationError", "RunConfig", "TrainingProtocol", "ImageProtocol",
            "is_integer", "is_number", "load_image_splits", "open_run", "train",
-           "device_description"]
+           "device_description", "run_and_report"]
 
 
 class ConfigurationError(ValueError):
@@ -457,3 +457,17 @@ def train(protocol, root, *, run_id=None, resume=False, progress=True, label="",
                                label=label, stored=stored)
     trainer = Trainer(protocol, folder, progress=progress)
     return folder, trainer, trainer.run(resume=started)
+
+
+def run_and_report(run, summarise, cfg: RunConfig, root, run_id, args, keys) -> int:
+    """The end of every protocol's command line: ``run`` the configuration (resuming
+    with ``--resume``), then print the results folder and the ``keys`` of
+    ``summarise(metrics)`` that the run has."""
+    folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,
+                        progress=not args.no_progress)
+    summary = summarise(state.metrics)
+    print(f"results in {folder.path}", flush=True)
+    for key in keys:
+        if summary.get(key) is not None:
+            print(f"{key}: {summary[key]:.4f}", flush=True)
+    return 0

@@ -24,15 +24,9 @@ Examples::
 
 from __future__ import annotations
 
-from experiments import neuron_parameters
+from experiments.neuron_parameters import study_command
 
 STUDY = "stl"
 __all__ = ["STUDY", "add_arguments", "main"]
 
-
-def add_arguments(parser):
-    return neuron_parameters.add_arguments(parser, STUDY)
-
-
-def main(args) -> int:
-    return neuron_parameters.main(args, STUDY)
+add_arguments, main = study_command(STUDY)
