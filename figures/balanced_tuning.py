@@ -18,6 +18,9 @@ seed added when several runs share a variant; the colour is the variant. Each fi
 drawn only when the runs hold its data; each as PNG and PDF (default: ``RUN/figures/``
 for one path, ``<common parent>/figures/`` for several):
 
+Each figure's file is named after the paper figure it redraws (the ``stem`` of
+:data:`FIGURES`; ``figures/README.md`` lists them); by short name:
+
 ``equilibrium``
     Step 1: the mean ``|dV/dt|`` over the presentation of the E cells (left) and of the I
     cells (right; none in an all-excitatory run), in mV/ms, per step-1 epoch
@@ -164,7 +167,8 @@ def _variant_rank(variant: str):
 def load_runs(paths) -> list[dict]:
     """The balanced-tuning runs in ``paths`` (one path or several; see :func:`find_runs`),
     each read once (:func:`figures.loading.load_runs`), sorted by variant (in the order
-    of :data:`VARIANTS`), seed and run id, with unique labels. Runs without a metrics record yet are left out.
+    of :data:`VARIANTS`), seed and run id, with unique labels. Runs without a metrics
+    record yet are left out.
 
     Raises
     ------
@@ -594,13 +598,14 @@ def figure_ablation(runs):
 
 
 def _entry(name, stem, shows, draw):
-    return Figure(name, stem, "none: the paper publishes no figures (interpretation)",
-                  shows, lambda runs: draw(runs), lambda runs: skip_reason(name, runs))
+    return Figure.of(name, stem, "none: the paper publishes no figures (interpretation)",
+                     shows, draw, skip_reason)
 
 
 FIGURES = (
     _entry("equilibrium", "zhang2018_interp_equilibrium",
-           "step 1: mean |dV/dt| of E and I cells per equilibrium epoch", figure_equilibrium),
+           "step 1: mean absolute dV/dt of E and I cells per equilibrium epoch",
+           figure_equilibrium),
     _entry("stp", "zhang2018_interp_stp",
            "short-term plasticity (u, x, r) of the central pixels' input synapses",
            figure_stp),

@@ -6,6 +6,9 @@ Gerlinghoff, Luo, Goh & Wong (2023), Desire backpropagation, Neurocomputing 560:
 
 Four figures, each as PNG and PDF (default: ``<run>/figures/``):
 
+Each figure's file is named after the paper figure it redraws (the ``stem`` of
+:data:`FIGURES`; ``figures/README.md`` lists them); by short name:
+
 ``accuracy``
     Training accuracy (during each epoch, with dropout and learning on) and accuracy on
     the evaluation split (after each epoch, learning off) per epoch.

@@ -12,6 +12,9 @@ is drawn only when the sweeps hold the data it needs; the command says which fig
 wrote and why it skipped the others. Four figures, each as PNG and PDF (default:
 ``SWEEP/figures/`` for one sweep, ``<common parent>/figures/`` for several):
 
+Each figure's file is named after the paper figure it redraws (the ``stem`` of
+:data:`FIGURES`; ``figures/README.md`` lists them); by short name:
+
 ``rate``
     Peak validation accuracy against the initial hidden firing rate (Hz), one panel per
     E fraction, one dot per run; the biological range 0-25.6 Hz is shaded and the 0.5
@@ -468,23 +471,19 @@ def figure_exc_spikes(records):
     return fig
 
 
-def _entry(name, stem, paper, shows, draw):
-    return Figure(name, stem, paper, shows, lambda records: draw(records),
-                  lambda records: skip_reason(name, records))
-
-
 FIGURES = (
-    _entry("rate", "kilgore2025_fig1c_rate", "Kilgore et al. 2025, Fig. 1c",
+    Figure.of("rate", "kilgore2025_fig1c_rate", "Kilgore et al. 2025, Fig. 1c",
            "peak accuracy against the initial hidden rate, one panel per E fraction",
-           figure_rate),
-    _entry("noise", "kilgore2025_fig3_noise", "Kilgore et al. 2025, Fig. 3 (unverified)",
+           figure_rate, skip_reason),
+    Figure.of("noise", "kilgore2025_fig3_noise", "Kilgore et al. 2025, Fig. 3 (unverified)",
            "final accuracy against the weight-update noise, one line per E fraction",
-           figure_noise),
-    _entry("van_rossum", "kilgore2025_fig5_van_rossum", "Kilgore et al. 2025, Fig. 5",
+           figure_noise, skip_reason),
+    Figure.of("van_rossum", "kilgore2025_fig5_van_rossum", "Kilgore et al. 2025, Fig. 5",
            "van Rossum distances of E-E, E-I, I-I pairs: initial, success, failure",
-           figure_van_rossum),
-    _entry("exc_spikes", "kilgore2025_extra_exc_spikes", "none",
-           "excitatory share of hidden spikes against spikes per sample", figure_exc_spikes),
+           figure_van_rossum, skip_reason),
+    Figure.of("exc_spikes", "kilgore2025_extra_exc_spikes", "none",
+           "excitatory share of hidden spikes against spikes per sample", figure_exc_spikes,
+              skip_reason),
 )
 
 

@@ -13,6 +13,9 @@ starting at ``tau0``), "LIF tau=16" (the same cell with ``tau`` fixed). Two figu
 each as PNG and PDF (default: ``RUN/figures/`` for one path, ``<common parent>/figures/``
 for several):
 
+Each figure's file is named after the paper figure it redraws (the ``stem`` of
+:data:`FIGURES`; ``figures/README.md`` lists them); by short name:
+
 ``accuracy``
     Accuracy on the evaluation split per epoch (epoch 0: before training), one line per
     run; the colour is ``tau0``, PLIF solid with dots, LIF dashed with squares. The
@@ -163,13 +166,12 @@ def figure_tau(runs):
 
 
 FIGURES = (
-    Figure("accuracy", "fang2021_fig3_accuracy", "Fang et al. 2021, Fig. 3 (accuracy curves)",
-           "accuracy per epoch of PLIF and LIF runs, colour = tau0",
-           lambda runs: figure_accuracy(runs),
-           lambda runs: skip_reason("accuracy", runs)),
-    Figure("tau", "fang2021_fig3_tau", "Fang et al. 2021, Fig. 3 (learned tau)",
-           "learned membrane time constant per layer and epoch, PLIF runs",
-           lambda runs: figure_tau(runs), lambda runs: skip_reason("tau", runs)),
+    Figure.of("accuracy", "fang2021_fig3_accuracy", "Fang et al. 2021, Fig. 3 (unverified)",
+              "accuracy per epoch of PLIF and LIF runs, colour = tau0", figure_accuracy,
+              skip_reason),
+    Figure.of("tau", "fang2021_fig3_tau", "Fang et al. 2021, Fig. 3 (unverified)",
+              "learned membrane time constant per layer and epoch, PLIF runs", figure_tau,
+              skip_reason),
 )
 PLIF = common.Study(STUDY, FIGURES)
 load = PLIF.load

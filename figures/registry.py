@@ -47,6 +47,14 @@ class Figure:
     draw: Callable
     skip_reason: Callable = _always
 
+    @classmethod
+    def of(cls, name: str, stem: str, paper: str, shows: str, draw: Callable,
+           skip_reason: Callable) -> "Figure":
+        """The figure ``name`` of a module whose ``draw(runs)`` draws it and whose
+        ``skip_reason(name, runs)`` says why it cannot."""
+        return cls(name, stem, paper, shows, lambda runs: draw(runs),
+                   lambda runs: skip_reason(name, runs))
+
 
 def _check_names(figures, names) -> list[Figure]:
     by_name = {f.name: f for f in figures}

@@ -14,6 +14,9 @@ by condition: "STL" (weights and thresholds learned), "SL" (weights only), "TL"
 each is drawn only when some run holds its data, and the command says why it skipped
 the others:
 
+Each figure's file is named after the paper figure it redraws (the ``stem`` of
+:data:`FIGURES`; ``figures/README.md`` lists them); by short name:
+
 ``accuracy``
     Accuracy on the evaluation split per epoch (epoch 0: before training), one line per
     run.
@@ -367,22 +370,19 @@ def figure_synops(runs):
     return fig
 
 
-def _entry(name, stem, paper, shows, draw):
-    return Figure(name, stem, paper, shows, lambda runs: draw(runs),
-                  lambda runs: skip_reason(name, runs))
-
-
 FIGURES = (
-    _entry("accuracy", "sun2024_extra_accuracy", "none (the paper tabulates accuracy)",
-           "accuracy per epoch of STL, SL and TL runs", figure_accuracy),
-    _entry("thresholds", "sun2024_fig4_thresholds", "Sun et al. 2024, Fig. 4 (unverified)",
-           "threshold histograms per layer before and after training", figure_thresholds),
-    _entry("rates", "sun2024_extra_rates", "none",
-           "hidden and output firing rates after (and before) training", figure_rates),
-    _entry("noise", "sun2024_fig6_noise", "Sun et al. 2024, Fig. 6 (unverified)",
-           "accuracy under Gaussian and salt-and-pepper input noise", figure_noise),
-    _entry("synops", "sun2024_extra_synops", "none (the paper's energy estimate is a table)",
-           "synaptic operations per sample against the same-size ANN's MACs", figure_synops),
+    Figure.of("accuracy", "sun2024_extra_accuracy", "none (the paper tabulates accuracy)",
+           "accuracy per epoch of STL, SL and TL runs", figure_accuracy, skip_reason),
+    Figure.of("thresholds", "sun2024_fig4_thresholds", "Sun et al. 2024, Fig. 4 (unverified)",
+           "threshold histograms per layer before and after training",
+              figure_thresholds, skip_reason),
+    Figure.of("rates", "sun2024_extra_rates", "none",
+           "hidden and output firing rates after (and before) training", figure_rates, skip_reason),
+    Figure.of("noise", "sun2024_fig6_noise", "Sun et al. 2024, Fig. 6 (unverified)",
+           "accuracy under Gaussian and salt-and-pepper input noise", figure_noise, skip_reason),
+    Figure.of("synops", "sun2024_extra_synops", "none (the paper's energy estimate is a table)",
+           "synaptic operations per sample against the same-size ANN's MACs",
+              figure_synops, skip_reason),
 )
 STL = common.Study(STUDY, FIGURES)
 load = STL.load
