@@ -9,14 +9,17 @@ networks, IJCAI. The protocol is an interpretation of the paper's abstract
 
 Each ``RUN`` is the results folder of one run of ``python -m experiments balanced_tuning``
 (``results/balanced_tuning/<run-id>``), a folder of runs (``results/balanced_tuning``), or
-the sweep folder of ``python -m experiments balanced_tuning --ablation``
-(``results/balanced_tuning_ablation``: the run of every finished task, ``<task>/
+the sweep folder of ``python -m experiments balanced_tuning --sweep ablation``
+(``results/balanced_tuning_ablation_quick``: the run of every finished task, ``<task>/
 balanced_tuning/run``; tasks without ``done.json``, unfinished or failed, are left out).
 The figures combine all runs given. A run is labelled by its ablation variant
 (:func:`experiments.balanced_tuning.variant_of`: 'full', 'no_equilibrium', ...), with the
 seed added when several runs share a variant; the colour is the variant. Each figure is
 drawn only when the runs hold its data; each as PNG and PDF (default: ``RUN/figures/``
 for one path, ``<common parent>/figures/`` for several):
+
+Each figure's file is named after the paper figure it redraws (the ``stem`` of
+:data:`FIGURES`; ``figures/README.md`` lists them); by short name:
 
 ``equilibrium``
     Step 1: the mean ``|dV/dt|`` over the presentation of the E cells (left) and of the I
@@ -62,7 +65,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from pathlib import Path
 
 # No backend is forced here: in Jupyter the figures show inline; the command line
@@ -75,20 +77,20 @@ from matplotlib.ticker import MaxNLocator
 from experiments.balanced_tuning import (ABLATIONS, BalancedTuningConfig,
                                          summarise, variant_of)
 from experiments.protocol import ConfigurationError
-from runs import NotARunError, RunFolder
-from runs.sweep import DONE_FILE
+from figures import loading
 from figures.ei_ratio import number
-from figures.neuron_parameters import disambiguate, default_out, title_data
-from figures.saving import save_figure
+from figures.loading import NotARunError, disambiguate
+from figures.neuron_parameters import title_data
+from figures.registry import Figure, draw_figures
 
 __all__ = [
     "STUDY",
     "ABLATION",
     "FIGURES",
     "VARIANTS",
+    "NAMES",
     "NotARunError",
     "find_runs",
-    "load_run",
     "load_runs",
     "plotted_values",
     "skip_reason",
@@ -97,13 +99,15 @@ __all__ = [
     "figure_rates",
     "figure_consolidation",
     "figure_ablation",
-    "make_balanced_tuning_figures",
+    "load",
+    "make",
 ]
 
 STUDY = "balanced_tuning"
-#: Name of the sweep folder of ``python -m experiments balanced_tuning --ablation``.
+#: Start of the name of the sweep folder of ``python -m experiments balanced_tuning
+#: --sweep ablation`` (``balanced_tuning_ablation_<preset>``).
 ABLATION = "balanced_tuning_ablation"
-FIGURES = ("equilibrium", "stp", "rates", "consolidation", "ablation")
+NAMES = ("equilibrium", "stp", "rates", "consolidation", "ablation")
 #: The ablation variants in the order the figures list them (others follow, sorted).
 VARIANTS = tuple(ABLATIONS)
 CELLS = ("e", "i")
@@ -118,7 +122,7 @@ _LINESTYLES = ("-", "--", ":", "-.")
 
 _HINT = ("pass the folder of a balanced_tuning run (results/balanced_tuning/<run-id>, with "
          "config.json and metrics.jsonl), a folder of runs such as results/balanced_tuning, "
-         "or an ablation sweep folder such as results/balanced_tuning_ablation, e.g. after "
+         "or an ablation sweep folder such as results/balanced_tuning_ablation_quick, e.g. after "
          "`python -m experiments balanced_tuning --preset quick`")
 
 
@@ -127,32 +131,11 @@ _HINT = ("pass the folder of a balanced_tuning run (results/balanced_tuning/<run
 # --------------------------------------------------------------------------------------
 
 
-def _protocol(path: Path):
-    """The ``protocol`` of the run folder ``path``, or ``None`` if its config.json is
-    missing, unreadable or not a run configuration."""
-    try:
-        document = RunFolder(path).read_config()
-    except (OSError, ValueError):
-        return None
-    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
-        return None
-    return document.get("protocol")
-
-
-def _task_run(task: Path) -> Path | None:
-    """The run of an ablation task folder if the task finished (``done.json``)."""
-    run = task / STUDY / "run"
-    if (task / DONE_FILE).is_file() and _protocol(run) == STUDY:
-        return run
-    return None
-
-
 def find_runs(path) -> list[Path]:
     """The balanced-tuning run folders at ``path``: ``path`` itself if it is a run
-    folder; the run of an ablation task folder; else the runs inside it (``path/*``,
-    ``path/balanced_tuning/*``) and the runs of the finished tasks of the ablation
-    sweeps inside it (``path/*`` or ``path/balanced_tuning_ablation/*`` being task
-    folders).
+    folder; the run of a finished ablation task folder; else the runs inside it
+    (``path/*``, ``path/balanced_tuning/*``) and the runs of the finished tasks of the
+    ablation sweeps inside it (:func:`figures.loading.find_runs`).
 
     Raises
     ------
@@ -160,46 +143,7 @@ def find_runs(path) -> list[Path]:
         ``path`` does not exist, is a run of another protocol or an unfinished task, or
         holds no balanced-tuning run; the message names the folder and what was expected.
     """
-    path = Path(path)
-    if not path.is_dir():
-        raise NotARunError(f"'{path}' does not exist or is not a folder; {_HINT}.")
-    if (path / "config.json").is_file():
-        protocol = _protocol(path)
-        if protocol == STUDY:
-            return [path]
-        if protocol == ABLATION:
-            run = _task_run(path)
-            if run is None:
-                raise NotARunError(f"'{path}' is an ablation task that has not finished (no "
-                                   f"{DONE_FILE}); run the ablation again to complete it.")
-            return [run]
-        if protocol is None:
-            raise NotARunError(f"'{path / 'config.json'}' is unreadable or not a run "
-                               f"configuration; {_HINT}.")
-        raise NotARunError(f"'{path}' is a {protocol!r} run, not {STUDY!r}.")
-    found, others, unfinished = [], set(), 0
-    for pattern in ("*/config.json", f"{STUDY}/*/config.json", f"{ABLATION}/*/config.json"):
-        for config in sorted(path.glob(pattern)):
-            folder = config.parent
-            protocol = _protocol(folder)
-            if protocol == STUDY:
-                found.append(folder)
-            elif protocol == ABLATION:
-                run = _task_run(folder)
-                if run is None:
-                    unfinished += 1
-                else:
-                    found.append(run)
-            elif protocol is not None:
-                others.add(protocol)
-    if not found:
-        more = f" It holds runs of {', '.join(sorted(others))}." if others else ""
-        if unfinished:
-            more += (f" {unfinished} ablation task(s) have not finished (no {DONE_FILE}; "
-                     f"failed ones have error.txt).")
-        raise NotARunError(f"'{path}' is not a {STUDY} run folder and holds none; "
-                           f"{_HINT}.{more}")
-    return found
+    return loading.find_runs(path, STUDY, _HINT, sweep=ABLATION)
 
 
 def _variant(config: dict) -> str:
@@ -211,24 +155,11 @@ def _variant(config: dict) -> str:
     return variant_of(cfg)
 
 
-def load_run(path) -> dict:
-    """One run at the run folder ``path``: ``{'folder': RunFolder, 'path', 'run_id',
-    'config': config.json's 'config', 'variant', 'seed', 'metrics': list of dicts in
-    epoch order, 'recordings': names, 'label'}`` (the label is the variant;
-    :func:`load_runs` makes it unique)."""
-    path = Path(path)
-    if _protocol(path) != STUDY:
-        (path,) = find_runs(path)
-    folder = RunFolder(path)
-    config = folder.read_config()["config"]
-    try:
-        metrics = sorted(folder.read_metrics(), key=lambda m: m.get("epoch", 0))
-    except ValueError as err:
-        raise ValueError(f"'{folder.metrics_path}' is unreadable ({err}).") from None
-    variant = _variant(config)
-    return {"folder": folder, "path": folder.path, "run_id": folder.run_id, "config": config,
-            "variant": variant, "seed": config.get("seed", 0), "metrics": metrics,
-            "recordings": folder.recording_names(), "label": variant}
+def _labelled(run: dict) -> dict:
+    """``run`` with 'variant', 'seed' and 'label' (the variant; :func:`load_runs` makes
+    it unique)."""
+    variant = _variant(run["config"])
+    return dict(run, variant=variant, seed=run["config"].get("seed", 0), label=variant)
 
 
 def _variant_rank(variant: str):
@@ -237,8 +168,9 @@ def _variant_rank(variant: str):
 
 def load_runs(paths) -> list[dict]:
     """The balanced-tuning runs in ``paths`` (one path or several; see :func:`find_runs`),
-    each read once, sorted by variant (in the order of :data:`VARIANTS`), seed and run
-    id, with unique labels. Runs without a metrics record yet are left out.
+    each read once (:func:`figures.loading.load_runs`), sorted by variant (in the order
+    of :data:`VARIANTS`), seed and run id, with unique labels. Runs without a metrics
+    record yet are left out.
 
     Raises
     ------
@@ -247,22 +179,8 @@ def load_runs(paths) -> list[dict]:
     ValueError
         None of the runs has finished an epoch yet.
     """
-    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    if not paths:
-        raise NotARunError(f"no run folder given; {_HINT}.")
-    folders, seen = [], set()
-    for path in paths:
-        for folder in find_runs(path):
-            key = folder.resolve()
-            if key not in seen:
-                seen.add(key)
-                folders.append(folder)
-    runs = [load_run(folder) for folder in folders]
-    ready = [r for r in runs if r["metrics"]]
-    if not ready:
-        names = ", ".join(str(r["path"]) for r in runs)
-        raise ValueError(f"no {STUDY} run has finished an epoch yet (metrics.jsonl is empty "
-                         f"in {names}); let a run finish its first epoch.")
+    ready = [_labelled(r) for r in loading.load_runs(paths, STUDY, _HINT, sweep=ABLATION,
+                                                      record="epoch")]
     ready.sort(key=lambda r: (_variant_rank(r["variant"]), number(r["seed"]) or 0,
                               r["run_id"]))
     disambiguate(ready)  # adds the seed, then the data set, then the run id
@@ -427,8 +345,8 @@ def plotted_values(runs) -> dict:
 
 def skip_reason(name: str, runs) -> str | None:
     """Why figure ``name`` cannot be drawn from ``runs``, or ``None`` if it can."""
-    if name not in FIGURES:
-        raise ValueError(f"unknown figure {name!r}; choose from {', '.join(FIGURES)}")
+    if name not in NAMES:
+        raise ValueError(f"unknown figure {name!r}; choose from {', '.join(NAMES)}")
     if _VALUES[name](runs):
         return None
     return {
@@ -498,12 +416,18 @@ def _check(name, values, runs):
         raise ValueError(f"cannot draw {name!r}: {skip_reason(name, runs)}")
 
 
+def _per_cell_panels(name: str, runs):
+    """The lines of figure ``name`` (ValueError when there are none), the runs' styles,
+    and a figure with one panel per cell type (E left, I right)."""
+    lines = _VALUES[name](runs)
+    _check(name, lines, runs)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    return lines, _styles(runs), fig, axes
+
+
 def figure_equilibrium(runs):
     """Mean |dV/dt| of E and I cells per step-1 epoch, one line per run (two panels)."""
-    lines = _equilibrium_lines(runs)
-    _check("equilibrium", lines, runs)
-    styles = _styles(runs)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    lines, styles, fig, axes = _per_cell_panels("equilibrium", runs)
     for ax, cell in zip(axes, CELLS):
         drawn = 0
         for label, line in lines.items():
@@ -564,10 +488,7 @@ def figure_stp(runs):
 def figure_rates(runs):
     """Hidden E and I rates per epoch during training, one line per run; hollow markers
     for step-1 epochs, filled for consolidation epochs."""
-    lines = _rate_lines(runs)
-    _check("rates", lines, runs)
-    styles = _styles(runs)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    lines, styles, fig, axes = _per_cell_panels("rates", runs)
     for ax, cell in zip(axes, CELLS):
         drawn = 0
         for label, line in lines.items():
@@ -678,36 +599,34 @@ def figure_ablation(runs):
     return fig
 
 
-_MAKERS = {"equilibrium": figure_equilibrium, "stp": figure_stp, "rates": figure_rates,
-           "consolidation": figure_consolidation, "ablation": figure_ablation}
+def _entry(name, stem, shows, draw):
+    return Figure.of(name, stem, "none: the paper publishes no figures (interpretation)",
+                     shows, draw, skip_reason)
 
 
-def make_balanced_tuning_figures(paths, out=None, names=FIGURES) -> list[Path]:
-    """Write the figures of the balanced-tuning runs in ``paths`` (run folders, folders
-    of runs, ablation sweep folders; one path or several) to ``out`` (default:
-    ``PATH/figures`` for one path, ``<common parent>/figures`` for several) as
-    ``balanced_tuning_<name>.png`` and ``.pdf``; figures the runs hold no data for are
-    skipped (:func:`skip_reason` says why).
+FIGURES = (
+    _entry("equilibrium", "zhang2018_interp_equilibrium",
+           "step 1: mean absolute dV/dt of E and I cells per equilibrium epoch",
+           figure_equilibrium),
+    _entry("stp", "zhang2018_interp_stp",
+           "short-term plasticity (u, x, r) of the central pixels' input synapses",
+           figure_stp),
+    _entry("rates", "zhang2018_interp_rates",
+           "hidden E and I firing rates per training epoch", figure_rates),
+    _entry("consolidation", "zhang2018_interp_consolidation",
+           "teacher-off accuracy against consolidation samples trained",
+           figure_consolidation),
+    _entry("ablation", "zhang2018_interp_ablation",
+           "final accuracy per ablation variant, mean and sd over seeds", figure_ablation),
+)
 
-    Returns the written files, PNG then PDF of each figure, in the order of ``names``.
 
-    Raises
-    ------
-    NotARunError
-        A path is neither a balanced-tuning run nor a folder holding one.
-    ValueError
-        No run has finished an epoch yet, or an unknown figure name.
-    """
-    unknown = sorted(set(names) - set(FIGURES))
-    if unknown:
-        raise ValueError(f"unknown figure(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(FIGURES)}")
-    runs = load_runs(paths)
-    folder = Path(out) if out is not None else default_out(paths)
-    written = []
-    for name in names:
-        if skip_reason(name, runs) is not None:
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        written += save_figure(_MAKERS[name](runs), folder, f"{STUDY}_{name}", dpi=130)
-    return written
+def load(paths) -> list[dict]:
+    """The balanced-tuning runs in ``paths``; see :func:`load_runs`."""
+    return load_runs(paths)
+
+
+def make(runs, out, names=None) -> list[Path]:
+    """Write the figures of ``names`` (default: all) that ``runs`` (of :func:`load`) hold
+    data for to ``out``; the written files, PNG then PDF of each."""
+    return draw_figures(FIGURES, runs, out, names)

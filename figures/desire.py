@@ -6,6 +6,9 @@ Gerlinghoff, Luo, Goh & Wong (2023), Desire backpropagation, Neurocomputing 560:
 
 Four figures, each as PNG and PDF (default: ``<run>/figures/``):
 
+Each figure's file is named after the paper figure it redraws (the ``stem`` of
+:data:`FIGURES`; ``figures/README.md`` lists them); by short name:
+
 ``accuracy``
     Training accuracy (during each epoch, with dropout and learning on) and accuracy on
     the evaluation split (after each epoch, learning off) per epoch.
@@ -36,7 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from runs import NotARunError, RunFolder
-from figures.saving import save_figure
+from figures.registry import Figure, draw_figures
 
 __all__ = [
     "FIGURES",
@@ -46,10 +49,10 @@ __all__ = [
     "figure_output_rasters",
     "figure_layer_error",
     "figure_rate_per_class",
-    "make_desire_figures",
+    "load",
+    "default_out",
+    "make",
 ]
-
-FIGURES = ("accuracy", "output_rasters", "layer_error", "rate_per_class")
 
 
 def find_run(path) -> RunFolder:
@@ -232,21 +235,35 @@ def figure_rate_per_class(run: dict):
     return fig
 
 
-def make_desire_figures(path, out_dir=None, epoch: int | None = None,
-                        names=FIGURES) -> dict:
-    """Write the figures of the run at ``path`` (see :func:`find_run`) to ``out_dir``
-    (default: ``<run>/figures``); returns ``{figure name: [png, pdf]}``."""
-    unknown = sorted(set(names) - set(FIGURES))
-    if unknown:
-        raise ValueError(f"unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}")
-    run = load_run(path)
-    out = Path(out_dir) if out_dir is not None else run["folder"].path / "figures"
-    out.mkdir(parents=True, exist_ok=True)
-    makers = {
-        "accuracy": lambda: figure_accuracy(run),
-        "output_rasters": lambda: figure_output_rasters(run, epoch),
-        "layer_error": lambda: figure_layer_error(run),
-        "rate_per_class": lambda: figure_rate_per_class(run),
-    }
-    return {name: save_figure(makers[name](), out, f"desire_{name}", dpi=130)
-            for name in names}
+FIGURES = (
+    Figure("accuracy", "gerlinghoff2023_extra_accuracy", "none (the paper tabulates accuracy)",
+           "training and evaluation accuracy per epoch",
+           lambda run, epoch=None: figure_accuracy(run)),
+    Figure("output_rasters", "gerlinghoff2023_extra_output_rasters", "none",
+           "output spikes of one evaluation image per class after an epoch",
+           lambda run, epoch=None: figure_output_rasters(run, epoch)),
+    Figure("layer_error", "gerlinghoff2023_extra_layer_error", "none",
+           "per-layer mean squared distance of spike counts to desires per epoch",
+           lambda run, epoch=None: figure_layer_error(run)),
+    Figure("rate_per_class", "gerlinghoff2023_extra_rate_per_class", "none",
+           "firing rate of each hidden layer per class per epoch",
+           lambda run, epoch=None: figure_rate_per_class(run)),
+)
+
+
+def load(path) -> dict:
+    """The run at ``path`` (a run folder, or the newest desire run below it); see
+    :func:`load_run`."""
+    return load_run(path)
+
+
+def default_out(path, run: dict) -> Path:
+    """``<run>/figures``: the figures of a run go beside it."""
+    return run["folder"].path / "figures"
+
+
+def make(run: dict, out, epoch: int | None = None, names=None) -> list[Path]:
+    """Write the figures of ``names`` (default: all) of the run of :func:`load` to
+    ``out`` (the output rasters after ``epoch``, default the last); the written files,
+    PNG then PDF of each."""
+    return draw_figures(FIGURES, run, out, names, epoch=epoch)

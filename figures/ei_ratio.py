@@ -3,14 +3,17 @@
 Kilgore, Kopsick, Ascoli & Adam (2025), Biologically-informed excitatory and inhibitory
 ratio for robust spiking neural network training, Sci. Rep.
 
-    python -m figures ei_ratio results/ei_rate results/ei_noise [--out DIR]
+    python -m figures ei_ratio results/ei_ratio_rate_quick results/ei_ratio_noise_quick [--out DIR]
 
-Each ``SWEEP`` is the folder of a sweep of :func:`experiments.ei_ratio.sweep_task`
+Each ``SWEEP`` is the folder of a sweep of ``python -m experiments ei_ratio --sweep``
 (``<root>/<name>``, holding ``summary.jsonl``; :mod:`runs.sweep`). The figures
 combine the finished tasks of all sweeps given (failed tasks are left out). Each figure
 is drawn only when the sweeps hold the data it needs; the command says which figures it
 wrote and why it skipped the others. Four figures, each as PNG and PDF (default:
 ``SWEEP/figures/`` for one sweep, ``<common parent>/figures/`` for several):
+
+Each figure's file is named after the paper figure it redraws (the ``stem`` of
+:data:`FIGURES`; ``figures/README.md`` lists them); by short name:
 
 ``rate``
     Peak validation accuracy against the initial hidden firing rate (Hz), one panel per
@@ -49,10 +52,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from figures.saving import save_figure
+from figures.registry import Figure, draw_figures
 
 __all__ = [
     "number",
+    "NAMES",
     "FIGURES",
     "BIOLOGICAL_RATE_HZ",
     "SUCCESS_ACCURACY",
@@ -68,10 +72,11 @@ __all__ = [
     "figure_noise",
     "figure_van_rossum",
     "figure_exc_spikes",
-    "make_ei_ratio_figures",
+    "load",
+    "make",
 ]
 
-FIGURES = ("rate", "noise", "van_rossum", "exc_spikes")
+NAMES = ("rate", "noise", "van_rossum", "exc_spikes")
 #: Shaded range of the rate figure: the biological range of cortical firing rates.
 BIOLOGICAL_RATE_HZ = (0.0, 25.6)
 #: A run succeeds when its peak accuracy reaches this (as in ``summarise``).
@@ -109,8 +114,8 @@ def load_sweep(path) -> list[dict]:
     path = Path(path)
     summary = path / "summary.jsonl"
     hint = ("pass the folder of an E:I-ratio sweep (<root>/<name>, with summary.jsonl), "
-            "e.g. results/ei_rate after run_sweep('ei_rate', experiments.ei_ratio.sweep_task, "
-            "...)")
+            "e.g. results/ei_ratio_rate_quick after `python -m experiments ei_ratio --preset "
+            "quick --sweep rate`")
     if not path.is_dir():
         raise NotASweepError(f"'{path}' does not exist or is not a folder; {hint}.")
     if not summary.is_file():
@@ -288,8 +293,8 @@ def plotted_values(records) -> dict:
 
 def skip_reason(name: str, records) -> str | None:
     """Why figure ``name`` cannot be drawn from ``records``, or ``None`` if it can."""
-    if name not in FIGURES:
-        raise ValueError(f"unknown figure {name!r}; choose from {', '.join(FIGURES)}")
+    if name not in NAMES:
+        raise ValueError(f"unknown figure {name!r}; choose from {', '.join(NAMES)}")
     values = plotted_values(records)[name]
     if name == "rate":
         if not rate_records(records):
@@ -332,12 +337,18 @@ def _e_colours(fractions):
 # --------------------------------------------------------------------------------------
 
 
+def _drawable(name: str, records):
+    """The values figure ``name`` plots; ValueError (with the reason) when there are none."""
+    values = plotted_values(records)[name]
+    if not values:
+        raise ValueError(f"cannot draw {name!r}: {skip_reason(name, records)}")
+    return values
+
+
 def figure_rate(records):
     """Peak accuracy against the initial hidden rate, one panel per E fraction."""
     chosen = rate_records(records)
-    points = plotted_values(records)["rate"]
-    if not points:
-        raise ValueError(f"cannot draw 'rate': {skip_reason('rate', records)}")
+    points = _drawable("rate", records)
     n = len(points)
     fig, axes = plt.subplots(1, n, figsize=(3.0 * n + 0.6, 3.3), squeeze=False, sharey=True)
     x_max = max(max(x for x, _ in pts) for pts in points.values())
@@ -364,9 +375,7 @@ def figure_rate(records):
 
 def figure_noise(records):
     """Final accuracy against the weight-noise sigma, one line per E fraction."""
-    lines = plotted_values(records)["noise"]
-    if not lines:
-        raise ValueError(f"cannot draw 'noise': {skip_reason('noise', records)}")
+    lines = _drawable("noise", records)
     colours = _e_colours(lines)
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for e, line in lines.items():
@@ -444,9 +453,7 @@ def figure_van_rossum(records):
 
 def figure_exc_spikes(records):
     """Percent of hidden spikes from E cells against hidden spikes per sample."""
-    points = plotted_values(records)["exc_spikes"]
-    if not points:
-        raise ValueError(f"cannot draw 'exc_spikes': {skip_reason('exc_spikes', records)}")
+    points = _drawable("exc_spikes", records)
     colours = _e_colours(points)
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for e, pts in points.items():
@@ -464,45 +471,28 @@ def figure_exc_spikes(records):
     return fig
 
 
-_MAKERS = {"rate": figure_rate, "noise": figure_noise, "van_rossum": figure_van_rossum,
-           "exc_spikes": figure_exc_spikes}
+FIGURES = (
+    Figure.of("rate", "kilgore2025_fig1c_rate", "Kilgore et al. 2025, Fig. 1c",
+           "peak accuracy against the initial hidden rate, one panel per E fraction",
+           figure_rate, skip_reason),
+    Figure.of("noise", "kilgore2025_fig3_noise", "Kilgore et al. 2025, Fig. 3 (unverified)",
+           "final accuracy against the weight-update noise, one line per E fraction",
+           figure_noise, skip_reason),
+    Figure.of("van_rossum", "kilgore2025_fig5_van_rossum", "Kilgore et al. 2025, Fig. 5",
+           "van Rossum distances of E-E, E-I, I-I pairs: initial, success, failure",
+           figure_van_rossum, skip_reason),
+    Figure.of("exc_spikes", "kilgore2025_extra_exc_spikes", "none",
+           "excitatory share of hidden spikes against spikes per sample", figure_exc_spikes,
+              skip_reason),
+)
 
 
-def _default_out(paths) -> Path:
-    folders = [Path(p).resolve() for p in paths]
-    if len({str(f) for f in folders}) == 1:
-        return folders[0] / "figures"
-    return Path(os.path.commonpath([str(f) for f in folders])) / "figures"
+def load(sweeps) -> list[dict]:
+    """The finished tasks of the sweep folders ``sweeps``; see :func:`load_sweeps`."""
+    return load_sweeps(sweeps)
 
 
-def make_ei_ratio_figures(sweeps, out_dir=None, names=FIGURES) -> tuple[dict, dict]:
-    """Write the figures of the sweep folders ``sweeps`` (one path or several) to
-    ``out_dir`` (default: ``SWEEP/figures`` for one sweep, ``<common parent>/figures``
-    for several) as ``ei_ratio_<name>.png`` and ``.pdf``.
-
-    Returns ``(written, skipped)``: ``{figure name: [png, pdf]}`` and ``{figure name:
-    reason}`` for the figures the sweeps hold no data for.
-
-    Raises
-    ------
-    NotASweepError
-        A folder is not a sweep folder or holds no finished E:I-ratio task.
-    ValueError
-        An unknown figure name.
-    """
-    unknown = sorted(set(names) - set(FIGURES))
-    if unknown:
-        raise ValueError(f"unknown figure(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(FIGURES)}")
-    paths = [sweeps] if isinstance(sweeps, (str, os.PathLike)) else list(sweeps)
-    records = load_sweeps(paths)
-    out = Path(out_dir) if out_dir is not None else _default_out(paths)
-    written, skipped = {}, {}
-    for name in names:
-        reason = skip_reason(name, records)
-        if reason is not None:
-            skipped[name] = reason
-            continue
-        out.mkdir(parents=True, exist_ok=True)
-        written[name] = save_figure(_MAKERS[name](records), out, f"ei_ratio_{name}", dpi=130)
-    return written, skipped
+def make(records, out, names=None) -> list[Path]:
+    """Write the figures of ``names`` (default: all) that the summary ``records`` (of
+    :func:`load`) hold data for to ``out``; the written files, PNG then PDF of each."""
+    return draw_figures(FIGURES, records, out, names)

@@ -28,9 +28,11 @@ from brian2 import (  # noqa: E402
 from models.encoding import poisson_input  # noqa: E402
 from models.populations import connect_dale, ei_population, layer  # noqa: E402
 from models.synapses import synapses  # noqa: E402
+from figures.registry import Figure  # noqa: E402
 from figures.saving import save_figure  # noqa: E402
+from models.neurons import NEURON_MODELS  # noqa: E402
 
-__all__ = ["PANELS", "make_library_figures"]
+__all__ = ["PANELS", "FIGURES", "make_library_figures", "load", "make"]
 
 PANELS = {}
 
@@ -57,6 +59,16 @@ def _sample_marks(ax, n_samples, labels):
         ax.axvline(s * T_SAMPLE / ms, color="0.8", lw=0.6, zorder=0)
         ax.text((s + 0.5) * T_SAMPLE / ms, 1.0, f"digit {labels[s]}", ha="center",
                 va="bottom", fontsize=7, transform=ax.get_xaxis_transform())
+
+
+def _save_trace(fig, ax, labels, ylabel, title, out_dir, stem):
+    """Label the traces of ``ax`` (time in ms, the digits shown) and write ``fig``."""
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("time (ms)")
+    ax.legend(fontsize=7)
+    _sample_marks(ax, len(labels), labels)
+    ax.set_title(title, fontsize=9)
+    return save_figure(fig, out_dir, stem)
 
 
 def _feedforward_neuron(images, labels, model, target_var, w, params=None, n=5,
@@ -130,13 +142,8 @@ def lif_adaptive(images, labels, out_dir):
         line, = ax.plot(mon.t / ms, mon.v[k] / mV, lw=0.8, label=f"v, neuron {k}")
         ax.plot(mon.t / ms, (-50 * mV + mon.theta[k]) / mV, color=line.get_color(), ls="--",
                 lw=1, label=f"threshold v_th + theta, neuron {k}")
-    ax.set_ylabel("mV")
-    ax.set_xlabel("time (ms)")
-    ax.legend(fontsize=7)
-    _sample_marks(ax, len(labels), labels)
-    ax.set_title("adaptive-threshold LIF: threshold jumps at spikes, relaxes with tau_theta",
-                 fontsize=9)
-    return save_figure(fig, out_dir, "neuron_lif_adaptive")
+    return _save_trace(fig, ax, labels, "mV", "adaptive-threshold LIF: threshold jumps at "
+                       "spikes, relaxes with tau_theta", out_dir, "neuron_lif_adaptive")
 
 
 @panel("lif_learnable")
@@ -158,13 +165,8 @@ def lif_learnable(images, labels, out_dir):
         ax.plot(mon.t / ms, mon.v[k] / mV, lw=0.8,
                 label=f"tau_m={grp.tau_m[k] / ms:.0f} ms, v_th={grp.v_th[k] / mV:.0f} mV, "
                       f"{counts[k]} spikes")
-    ax.set_ylabel("v (mV)")
-    ax.set_xlabel("time (ms)")
-    ax.legend(fontsize=7)
-    _sample_marks(ax, len(labels), labels)
-    ax.set_title("LIF with per-neuron tau_m and v_th (state variables a rule can learn)",
-                 fontsize=9)
-    return save_figure(fig, out_dir, "neuron_lif_learnable")
+    return _save_trace(fig, ax, labels, "v (mV)", "LIF with per-neuron tau_m and v_th (state "
+                       "variables a rule can learn)", out_dir, "neuron_lif_learnable")
 
 
 @panel("if_clocked")
@@ -480,3 +482,39 @@ def make_library_figures(images, labels, out_dir, names=None) -> dict:
     for name in tqdm(names, desc="library figures", unit="model"):
         written[name] = PANELS[name](images, labels, out_dir)
     return written
+
+
+def _stem(name: str) -> str:
+    return f"{'neuron' if name in NEURON_MODELS else 'synapse'}_{name}"
+
+
+#: One figure per model; they redraw no paper figure (the library's own tour).
+FIGURES = tuple(Figure(name, _stem(name), "none (tour of the model library)",
+                       f"the {name} model driven by Poisson digits", PANELS[name]) for name in PANELS)
+
+
+def load(dataset: str = "digits", data_dir=None, samples: int = 3):
+    """The first ``samples`` training images of ``dataset`` and their labels
+    (:func:`experiments.datasets.load_dataset`; ``data_dir``: the IDX files of MNIST)."""
+    from experiments.datasets import load_dataset
+
+    kwargs = {} if dataset == "digits" else {"data_dir": data_dir}
+    data = load_dataset(dataset, **kwargs).train
+    return data.images[:samples], data.labels[:samples]
+
+
+def make(digits, out, only=None, seed: int = 0) -> list[Path]:
+    """Simulate the models ``only`` (default: all) on ``digits`` (images, labels of
+    :func:`load`; Poisson inputs of seed ``seed``) and write one figure per model to
+    ``out``; the written files, PNG then PDF of each."""
+    from brian2 import prefs, set_device
+    from brian2 import seed as brian_seed
+
+    # Small networks, many of them: Brian2's runtime mode avoids a C++ build
+    # per figure (the compiled targets are exercised by the tests).
+    set_device("runtime")
+    prefs.codegen.target = "numpy"
+    brian_seed(seed)
+    images, labels = digits
+    written = make_library_figures(images, labels, out, only)
+    return [path for paths in written.values() for path in paths]

@@ -1,5 +1,6 @@
-"""Reading the runs of the PLIF and STL studies for their figures (shared by
-:mod:`figures.plif` and :mod:`figures.stl`).
+"""What the figure sets of the PLIF and STL studies share (:mod:`figures.plif`,
+:mod:`figures.stl`): reading their runs, labelling them, the accuracy figure, and
+:class:`Study`, the set itself, whose study-specific parts (name, figure table) are data.
 
 A run is a results folder ``<out>/<study>/<run-id>/`` of :func:`experiments.neuron_parameters.run`
 (``config.json``, ``metrics.jsonl``, ``recordings/epoch-NNNN.npz``, ``noise.json``).
@@ -12,23 +13,25 @@ with the label its lines carry in the figures ("PLIF tau0=2", "LIF tau=16", "STL
 from __future__ import annotations
 
 import json
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from experiments.neuron_parameters import STUDIES
-from runs import NotARunError, RunFolder
+from figures import loading
 from figures.ei_ratio import number
+from figures.loading import NotARunError, default_out, disambiguate
+from figures.registry import Figure, draw_figures
 
 __all__ = [
+    "Study",
     "CONDITIONS",
     "THRESHOLD_CONDITIONS",
     "TAU_CONDITIONS",
     "NotARunError",
     "disambiguate",
     "find_runs",
-    "load_run",
     "load_runs",
     "run_label",
     "default_out",
@@ -53,54 +56,11 @@ def _hint(study: str) -> str:
             f"`python -m experiments {study} --preset quick`")
 
 
-def _protocol(path: Path):
-    """The ``protocol`` of the run folder ``path``, or ``None`` if its config.json is
-    missing or unreadable."""
-    try:
-        document = json.loads((path / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
-        return None
-    return document.get("protocol")
-
-
 def find_runs(path, study: str) -> list[Path]:
     """The run folders of ``study`` at ``path``: ``path`` itself if it is a run folder,
-    else the run folders of the study inside it (``path/*``) or inside ``path/<study>``.
-
-    Raises
-    ------
-    NotARunError
-        ``path`` does not exist, is a run of another study, or holds no run of ``study``;
-        the message names the folder and says what was expected.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        raise NotARunError(f"'{path}' does not exist or is not a folder; {_hint(study)}.")
-    if (path / "config.json").is_file():
-        protocol = _protocol(path)
-        if protocol is None:
-            raise NotARunError(f"'{path / 'config.json'}' is unreadable or not a run "
-                               f"configuration; {_hint(study)}.")
-        if protocol != study:
-            other = (f" (draw it with `python -m figures {protocol}`)"
-                     if protocol in CONDITIONS else "")
-            raise NotARunError(f"'{path}' is a {protocol!r} run, not {study!r}{other}.")
-        return [path]
-    found, others = [], set()
-    for pattern in ("*/config.json", f"{study}/*/config.json"):
-        for config in sorted(path.glob(pattern)):
-            protocol = _protocol(config.parent)
-            if protocol == study:
-                found.append(config.parent)
-            elif protocol is not None:
-                others.add(protocol)
-    if not found:
-        more = f" It holds runs of {', '.join(sorted(others))}." if others else ""
-        raise NotARunError(f"'{path}' is not a {study} run folder and holds none; "
-                           f"{_hint(study)}.{more}")
-    return found
+    else the run folders of the study inside it (``path/*``) or inside ``path/<study>``
+    (:func:`figures.loading.find_runs`)."""
+    return loading.find_runs(path, study, _hint(study))
 
 
 def run_label(config: dict) -> str:
@@ -117,31 +77,19 @@ def run_label(config: dict) -> str:
     return condition.upper()
 
 
-def load_run(path, study: str) -> dict:
-    """One run of ``study`` at the run folder ``path``: ``{'folder': RunFolder, 'run_id',
-    'config': config.json's 'config', 'condition', 'metrics': list of dicts (epoch 0
-    first), 'recordings': names, 'noise': noise.json or None, 'label'}``."""
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise NotARunError(f"'{path}' is not a run folder (no config.json); {_hint(study)}.")
-    (path,) = find_runs(path, study)
-    folder = RunFolder(path)
-    config = folder.read_config()["config"]
+def _read_noise(path: Path):
     try:
-        metrics = sorted(folder.read_metrics(), key=lambda m: m.get("epoch", 0))
-    except ValueError as err:
-        raise ValueError(f"'{folder.metrics_path}' is unreadable ({err}).") from None
-    noise = None
-    noise_path = folder.path / "noise.json"
-    if noise_path.is_file():
-        try:
-            noise = json.loads(noise_path.read_text())
-        except (OSError, ValueError):
-            noise = None
-    return {"folder": folder, "path": folder.path, "run_id": folder.run_id, "config": config,
-            "condition": str(config.get("condition")), "metrics": metrics,
-            "recordings": folder.recording_names(), "noise": noise,
-            "label": run_label(config)}
+        return json.loads((path / "noise.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _labelled(run: dict) -> dict:
+    """``run`` with what the figures use: 'condition', 'noise' (noise.json or None) and
+    'label'."""
+    config = run["config"]
+    return dict(run, condition=str(config.get("condition")), noise=_read_noise(run["path"]),
+                label=run_label(config))
 
 
 def _sort_key(run: dict, study: str):
@@ -152,28 +100,12 @@ def _sort_key(run: dict, study: str):
     return (rank, np.inf if tau is None else tau, run["config"].get("seed", 0), run["run_id"])
 
 
-def disambiguate(runs: list[dict]) -> None:
-    """Make the labels unique: add the seed, then the data set, then the run id, to the
-    labels that several runs share."""
-    extras = (lambda r: f"seed {r['config'].get('seed')}",
-              lambda r: str(r["config"].get("dataset")),
-              lambda r: r["run_id"])
-    for extra in extras:
-        counts: dict = {}
-        for r in runs:
-            counts[r["label"]] = counts.get(r["label"], 0) + 1
-        clashing = [r for r in runs if counts[r["label"]] > 1]
-        if not clashing:
-            return
-        for r in clashing:
-            r["label"] = f"{r['label']}, {extra(r)}"
-
-
 def load_runs(paths, study: str) -> list[dict]:
     """The runs of ``study`` in ``paths`` (one path or several; see :func:`find_runs`),
-    each read once, sorted by condition (in the order of :data:`CONDITIONS`), ``tau0``,
-    seed and run id, with unique labels. Runs that have not evaluated yet (empty
-    ``metrics.jsonl``) are left out.
+    each read once (:func:`figures.loading.load_runs`), sorted by condition (in the order
+    of :data:`CONDITIONS`), ``tau0``, seed and run id, with unique labels; each also
+    holds 'condition', 'noise' (noise.json or None) and 'label'. Runs that have not
+    evaluated yet (empty ``metrics.jsonl``) are left out.
 
     Raises
     ------
@@ -182,35 +114,10 @@ def load_runs(paths, study: str) -> list[dict]:
     ValueError
         None of the runs has a metrics record yet.
     """
-    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    if not paths:
-        raise NotARunError(f"no run folder given; {_hint(study)}.")
-    folders, seen = [], set()
-    for path in paths:
-        for folder in find_runs(path, study):
-            key = folder.resolve()
-            if key not in seen:
-                seen.add(key)
-                folders.append(folder)
-    runs = [load_run(folder, study) for folder in folders]
-    ready = [r for r in runs if r["metrics"]]
-    if not ready:
-        names = ", ".join(str(r["path"]) for r in runs)
-        raise ValueError(f"no {study} run has evaluated yet (metrics.jsonl is empty in "
-                         f"{names}); let a run finish its first evaluation.")
-    ready.sort(key=lambda r: _sort_key(r, study))
-    disambiguate(ready)
-    return ready
-
-
-def default_out(paths) -> Path:
-    """``PATH/figures`` for one path, ``<common parent>/figures`` for several (as
-    :func:`figures.ei_ratio.make_ei_ratio_figures`)."""
-    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    folders = [Path(p).resolve() for p in paths]
-    if len({str(f) for f in folders}) == 1:
-        return folders[0] / "figures"
-    return Path(os.path.commonpath([str(f) for f in folders])) / "figures"
+    runs = [_labelled(r) for r in loading.load_runs(paths, study, _hint(study))]
+    runs.sort(key=lambda r: _sort_key(r, study))
+    disambiguate(runs)
+    return runs
 
 
 # --------------------------------------------------------------------------------------
@@ -265,3 +172,27 @@ def draw_accuracy(runs, styles: dict, title: str):
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------
+# The figure set of a study
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Study:
+    """The figure set of the study ``name`` ('plif', 'stl'): its runs are read by
+    :func:`load_runs`, its ``figures`` (:class:`figures.registry.Figure`) drawn by
+    :func:`figures.registry.draw_figures`."""
+
+    name: str
+    figures: tuple[Figure, ...]
+
+    def load(self, paths) -> list[dict]:
+        """The runs of the study in ``paths``; see :func:`load_runs`."""
+        return load_runs(paths, self.name)
+
+    def make(self, runs, out, names=None) -> list[Path]:
+        """Write the figures of ``names`` (default: all) that ``runs`` (of :meth:`load`)
+        hold data for to ``out``; the written files, PNG then PDF of each."""
+        return draw_figures(self.figures, runs, out, names)

@@ -13,6 +13,9 @@ starting at ``tau0``), "LIF tau=16" (the same cell with ``tau`` fixed). Two figu
 each as PNG and PDF (default: ``RUN/figures/`` for one path, ``<common parent>/figures/``
 for several):
 
+Each figure's file is named after the paper figure it redraws (the ``stem`` of
+:data:`FIGURES`; ``figures/README.md`` lists them); by short name:
+
 ``accuracy``
     Accuracy on the evaluation split per epoch (epoch 0: before training), one line per
     run; the colour is ``tau0``, PLIF solid with dots, LIF dashed with squares. The
@@ -30,8 +33,6 @@ matplotlib Figure; :func:`plotted_values` returns the numbers each of them plots
 
 from __future__ import annotations
 
-from pathlib import Path
-
 # No backend is forced here: in Jupyter the figures show inline; the command line
 # (figures/__main__.py) selects Agg.
 import matplotlib.pyplot as plt
@@ -39,10 +40,11 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullL
 
 from figures import neuron_parameters as common
 from figures.neuron_parameters import NotARunError, number
-from figures.saving import save_figure
+from figures.registry import Figure
 
 __all__ = [
     "STUDY",
+    "NAMES",
     "FIGURES",
     "LAYERS",
     "NotARunError",
@@ -51,11 +53,13 @@ __all__ = [
     "skip_reason",
     "figure_accuracy",
     "figure_tau",
-    "make_plif_figures",
+    "PLIF",
+    "load",
+    "make",
 ]
 
 STUDY = "plif"
-FIGURES = ("accuracy", "tau")
+NAMES = ("accuracy", "tau")
 LAYERS = ("hidden", "output")
 
 
@@ -93,8 +97,8 @@ def plotted_values(runs) -> dict:
 
 def skip_reason(name: str, runs) -> str | None:
     """Why figure ``name`` cannot be drawn from ``runs``, or ``None`` if it can."""
-    if name not in FIGURES:
-        raise ValueError(f"unknown figure {name!r}; choose from {', '.join(FIGURES)}")
+    if name not in NAMES:
+        raise ValueError(f"unknown figure {name!r}; choose from {', '.join(NAMES)}")
     values = plotted_values(runs)[name]
     if name == "accuracy" and not values:
         return "no run has an accuracy in metrics.jsonl"
@@ -161,37 +165,14 @@ def figure_tau(runs):
     return fig
 
 
-_MAKERS = {"accuracy": figure_accuracy, "tau": figure_tau}
-
-
-def make_plif_figures(runs, out_dir=None, names=FIGURES) -> tuple[dict, dict]:
-    """Write the figures of the PLIF runs ``runs`` (run folders or folders of runs; one
-    path or several) to ``out_dir`` (default: ``PATH/figures`` for one path, ``<common
-    parent>/figures`` for several) as ``plif_<name>.png`` and ``.pdf``.
-
-    Returns ``(written, skipped)``: ``{figure name: [png, pdf]}`` and ``{figure name:
-    reason}`` for the figures the runs hold no data for.
-
-    Raises
-    ------
-    NotARunError
-        A path is neither a PLIF run folder nor a folder holding one.
-    ValueError
-        No run has evaluated yet, or an unknown figure name.
-    """
-    unknown = sorted(set(names) - set(FIGURES))
-    if unknown:
-        raise ValueError(f"unknown figure(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(FIGURES)}")
-    loaded = load_runs(runs)
-    out = Path(out_dir) if out_dir is not None else common.default_out(runs)
-    written, skipped = {}, {}
-    for name in names:
-        reason = skip_reason(name, loaded)
-        if reason is not None:
-            skipped[name] = reason
-            continue
-        out.mkdir(parents=True, exist_ok=True)
-        written[name] = save_figure(_MAKERS[name](loaded), out, f"plif_{name}", dpi=130)
-    return written, skipped
-
+FIGURES = (
+    Figure.of("accuracy", "fang2021_fig3_accuracy", "Fang et al. 2021, Fig. 3 (unverified)",
+              "accuracy per epoch of PLIF and LIF runs, colour = tau0", figure_accuracy,
+              skip_reason),
+    Figure.of("tau", "fang2021_fig3_tau", "Fang et al. 2021, Fig. 3 (unverified)",
+              "learned membrane time constant per layer and epoch, PLIF runs", figure_tau,
+              skip_reason),
+)
+PLIF = common.Study(STUDY, FIGURES)
+load = PLIF.load
+make = PLIF.make

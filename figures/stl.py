@@ -14,6 +14,9 @@ by condition: "STL" (weights and thresholds learned), "SL" (weights only), "TL"
 each is drawn only when some run holds its data, and the command says why it skipped
 the others:
 
+Each figure's file is named after the paper figure it redraws (the ``stem`` of
+:data:`FIGURES`; ``figures/README.md`` lists them); by short name:
+
 ``accuracy``
     Accuracy on the evaluation split per epoch (epoch 0: before training), one line per
     run.
@@ -42,8 +45,6 @@ matplotlib Figure; :func:`plotted_values` returns the numbers each of them plots
 
 from __future__ import annotations
 
-from pathlib import Path
-
 # No backend is forced here: in Jupyter the figures show inline; the command line
 # (figures/__main__.py) selects Agg.
 import matplotlib.pyplot as plt
@@ -51,10 +52,11 @@ import numpy as np
 
 from figures import neuron_parameters as common
 from figures.neuron_parameters import NotARunError, number
-from figures.saving import save_figure
+from figures.registry import Figure
 
 __all__ = [
     "STUDY",
+    "NAMES",
     "FIGURES",
     "LAYERS",
     "NOISE_KINDS",
@@ -68,11 +70,13 @@ __all__ = [
     "figure_rates",
     "figure_noise",
     "figure_synops",
-    "make_stl_figures",
+    "STL",
+    "load",
+    "make",
 ]
 
 STUDY = "stl"
-FIGURES = ("accuracy", "thresholds", "rates", "noise", "synops")
+NAMES = ("accuracy", "thresholds", "rates", "noise", "synops")
 LAYERS = ("hidden", "output")
 NOISE_KINDS = ("gaussian", "salt_pepper")
 NOISE_TITLES = {"gaussian": "Gaussian noise", "salt_pepper": "salt-and-pepper noise"}
@@ -194,8 +198,8 @@ def plotted_values(runs) -> dict:
 
 def skip_reason(name: str, runs) -> str | None:
     """Why figure ``name`` cannot be drawn from ``runs``, or ``None`` if it can."""
-    if name not in FIGURES:
-        raise ValueError(f"unknown figure {name!r}; choose from {', '.join(FIGURES)}")
+    if name not in NAMES:
+        raise ValueError(f"unknown figure {name!r}; choose from {', '.join(NAMES)}")
     if name == "accuracy":
         values = common.accuracy_lines(runs)
     else:
@@ -366,37 +370,20 @@ def figure_synops(runs):
     return fig
 
 
-_MAKERS = {"accuracy": figure_accuracy, "thresholds": figure_thresholds,
-           "rates": figure_rates, "noise": figure_noise, "synops": figure_synops}
-
-
-def make_stl_figures(runs, out_dir=None, names=FIGURES) -> tuple[dict, dict]:
-    """Write the figures of the STL runs ``runs`` (run folders or folders of runs; one
-    path or several) to ``out_dir`` (default: ``PATH/figures`` for one path, ``<common
-    parent>/figures`` for several) as ``stl_<name>.png`` and ``.pdf``.
-
-    Returns ``(written, skipped)``: ``{figure name: [png, pdf]}`` and ``{figure name:
-    reason}`` for the figures the runs hold no data for.
-
-    Raises
-    ------
-    NotARunError
-        A path is neither an STL run folder nor a folder holding one.
-    ValueError
-        No run has evaluated yet, or an unknown figure name.
-    """
-    unknown = sorted(set(names) - set(FIGURES))
-    if unknown:
-        raise ValueError(f"unknown figure(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(FIGURES)}")
-    loaded = load_runs(runs)
-    out = Path(out_dir) if out_dir is not None else common.default_out(runs)
-    written, skipped = {}, {}
-    for name in names:
-        reason = skip_reason(name, loaded)
-        if reason is not None:
-            skipped[name] = reason
-            continue
-        out.mkdir(parents=True, exist_ok=True)
-        written[name] = save_figure(_MAKERS[name](loaded), out, f"stl_{name}", dpi=130)
-    return written, skipped
+FIGURES = (
+    Figure.of("accuracy", "sun2024_extra_accuracy", "none (the paper tabulates accuracy)",
+           "accuracy per epoch of STL, SL and TL runs", figure_accuracy, skip_reason),
+    Figure.of("thresholds", "sun2024_fig4_thresholds", "Sun et al. 2024, Fig. 4 (unverified)",
+           "threshold histograms per layer before and after training",
+              figure_thresholds, skip_reason),
+    Figure.of("rates", "sun2024_extra_rates", "none",
+           "hidden and output firing rates after (and before) training", figure_rates, skip_reason),
+    Figure.of("noise", "sun2024_fig6_noise", "Sun et al. 2024, Fig. 6 (unverified)",
+           "accuracy under Gaussian and salt-and-pepper input noise", figure_noise, skip_reason),
+    Figure.of("synops", "sun2024_extra_synops", "none (the paper's energy estimate is a table)",
+           "synaptic operations per sample against the same-size ANN's MACs",
+              figure_synops, skip_reason),
+)
+STL = common.Study(STUDY, FIGURES)
+load = STL.load
+make = STL.make

@@ -105,7 +105,7 @@ def _write_run(root, variant="full", seed=0, rng=None, run_id=None, epochs=None,
 
 
 def _write_sweep(root, rng, unfinished=()):
-    """The sweep folder of ``--ablation --seeds 0 1 2`` (every variant); the tasks in
+    """The sweep folder of ``--sweep ablation --trials 3`` (every variant); the tasks in
     ``unfinished`` have a run but no done.json."""
     summary = []
     for variant in ABLATIONS:
@@ -201,9 +201,9 @@ def test_wrong_folders_name_the_problem(tmp_path, sweep, capsys):
     assert main(["balanced_tuning", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert "is not a balanced_tuning run folder and holds none" in err
-    assert "results/balanced_tuning_ablation" in err and "Traceback" not in err
+    assert "results/balanced_tuning_ablation_quick" in err and "Traceback" not in err
     with pytest.raises(ValueError, match="unknown figure"):
-        figs.make_balanced_tuning_figures(sweep, tmp_path / "x", names=["nope"])
+        figs.make(figs.load(sweep), tmp_path / "x", names=["nope"])
 
 
 # --------------------------------------------------------------------------------------
@@ -357,16 +357,16 @@ def test_ablation_figure_plots_mean_and_sd_over_seeds_in_variant_order(sweep, tm
 def test_a_run_still_in_step_1_has_only_the_step_1_figures(tmp_path):
     run = _write_run(tmp_path, "full", 0, epochs=1)
     runs = figs.load_runs(run.path)
-    reasons = {name: figs.skip_reason(name, runs) for name in figs.FIGURES}
+    reasons = {name: figs.skip_reason(name, runs) for name in figs.NAMES}
     assert reasons["equilibrium"] is None and reasons["rates"] is None
     assert "no run has a recording" in reasons["stp"]
     assert "consolidation epoch" in reasons["consolidation"]
     assert "evaluated accuracy" in reasons["ablation"]
     with pytest.raises(ValueError, match="cannot draw 'consolidation'"):
         figs.figure_consolidation(runs)
-    written = figs.make_balanced_tuning_figures(run.path, tmp_path / "f")
+    written = figs.make(figs.load(run.path), tmp_path / "f")
     assert [p.name for p in written] == [
-        f"balanced_tuning_{n}.{x}" for n in ("equilibrium", "rates") for x in ("png", "pdf")]
+        f"zhang2018_interp_{n}.{x}" for n in ("equilibrium", "rates") for x in ("png", "pdf")]
 
 
 # --------------------------------------------------------------------------------------
@@ -379,9 +379,9 @@ def test_cli_writes_every_figure_of_a_sweep(sweep, tmp_path, capsys):
     out = capsys.readouterr().out
     assert (f"wrote 10 files (equilibrium, stp, rates, consolidation, ablation) to "
             f"{tmp_path / 'a'}") in out
-    for name in figs.FIGURES:
+    for name in figs.NAMES:
         for ext in ("png", "pdf"):
-            assert (tmp_path / "a" / f"balanced_tuning_{name}.{ext}").stat().st_size > 5000
+            assert (tmp_path / "a" / f"zhang2018_interp_{name}.{ext}").stat().st_size > 5000
 
 
 def test_cli_default_out_and_skipped_figures(tmp_path, capsys):
@@ -392,10 +392,10 @@ def test_cli_default_out_and_skipped_figures(tmp_path, capsys):
     assert (f"wrote 8 files (stp, rates, consolidation, ablation) to "
             f"{run.path.resolve() / 'figures'}") in out
     assert sorted(p.name for p in (run.path / "figures").iterdir()) == sorted(
-        f"balanced_tuning_{n}.{x}" for n in ("stp", "rates", "consolidation", "ablation")
+        f"zhang2018_interp_{n}.{x}" for n in ("stp", "rates", "consolidation", "ablation")
         for x in ("png", "pdf"))
     # a folder of runs: its figures folder (the default out) is not a run
     runs = tmp_path / "balanced_tuning"
     assert main(["balanced_tuning", str(runs)]) == 0
-    assert (runs / "figures" / "balanced_tuning_rates.png").is_file()
+    assert (runs / "figures" / "zhang2018_interp_rates.png").is_file()
     assert len(figs.load_runs(runs)) == 1

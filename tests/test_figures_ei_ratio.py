@@ -169,16 +169,18 @@ def test_an_empty_group_is_drawn_empty_not_an_error(sweeps):
 def test_cli_writes_what_the_sweeps_hold_and_says_what_it_skipped(sweeps, tmp_path, capsys):
     rate_dir, noise_dir = sweeps
     assert main(["ei_ratio", str(rate_dir), str(noise_dir), "--out", str(tmp_path / "a")]) == 0
-    for name in figs.FIGURES:
+    for stem in ("kilgore2025_fig1c_rate", "kilgore2025_fig3_noise",
+                 "kilgore2025_fig5_van_rossum", "kilgore2025_extra_exc_spikes"):
         for ext in ("png", "pdf"):
-            assert (tmp_path / "a" / f"ei_ratio_{name}.{ext}").stat().st_size > 5000
+            assert (tmp_path / "a" / f"{stem}.{ext}").stat().st_size > 5000
     assert "wrote 8 files (rate, noise, van_rossum, exc_spikes)" in capsys.readouterr().out
     assert main(["ei_ratio", str(noise_dir)]) == 0  # default: SWEEP/figures
     out = capsys.readouterr().out
     assert "skipped rate: no sweep varies input_scale" in out
     assert f"to {noise_dir.resolve() / 'figures'}" in out
-    assert sorted(p.name for p in (noise_dir / "figures").iterdir()) == [
-        f"ei_ratio_{n}.{x}" for n in ("exc_spikes", "noise", "van_rossum") for x in ("pdf", "png")]
+    assert sorted(p.name for p in (noise_dir / "figures").iterdir()) == sorted(
+        f"kilgore2025_{n}.{x}" for n in ("extra_exc_spikes", "fig3_noise", "fig5_van_rossum")
+        for x in ("pdf", "png"))
 
 
 def test_bad_sweep_folders_exit_2_naming_the_folder(sweeps, tmp_path, capsys):
@@ -199,21 +201,20 @@ def test_bad_sweep_folders_exit_2_naming_the_folder(sweeps, tmp_path, capsys):
     assert main(["ei_ratio", str(failed)]) == 2
     assert "has no finished task (1 of 1 failed" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown figure"):
-        figs.make_ei_ratio_figures(rate_dir, names=["nope"])
+        figs.make(figs.load(rate_dir), tmp_path / "x", names=["nope"])
 
 
 def test_a_real_tiny_sweep_end_to_end(tmp_path):
     """Two quick tasks, one epoch on a few digits, then the command on their sweep.
     Brian2's runtime device and small chunks: no C++ compile (about a minute on two busy
     cores); the compiled path runs in the ei_ratio notebook test."""
-    from experiments.ei_ratio import sweep_points, sweep_task
-    from runs.sweep import run_sweep
+    from experiments.ei_ratio import make_config, sweep
 
-    points = sweep_points("rate", "quick", axes=dict(e_fraction=[0.8], input_scale=[0.15, 0.4]),
-                          epochs=1, train_samples=64, eval_samples=32, analysis_samples=4,
-                          batch_size=16, chunk_batches=2, device="runtime")
-    results = run_sweep("ei_rate", sweep_task, points, root=tmp_path, scheduler="serial",
-                        progress=False)
+    cfg = make_config("quick", epochs=1, train_samples=64, eval_samples=32, analysis_samples=4,
+                      batch_size=16, chunk_batches=2, device="runtime")
+    results = sweep(cfg, "rate", "ei_rate", tmp_path,
+                    axes=dict(e_fraction=[0.8], input_scale=[0.15, 0.4]), trials=1,
+                    scheduler="serial", progress=False)
     assert [r.status for r in results] == ["done", "done"], [r.error for r in results]
     sweep = tmp_path / "ei_rate"
     proc = subprocess.run([sys.executable, "-m", "figures", "ei_ratio", str(sweep)], cwd=REPO,
@@ -221,8 +222,9 @@ def test_a_real_tiny_sweep_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "skipped noise: no run has weight_noise > 0" in proc.stdout
     assert "(rate, van_rossum, exc_spikes)" in proc.stdout
-    for name in ("rate", "van_rossum", "exc_spikes"):
-        assert (sweep / "figures" / f"ei_ratio_{name}.png").stat().st_size > 5000
+    for stem in ("kilgore2025_fig1c_rate", "kilgore2025_fig5_van_rossum",
+                 "kilgore2025_extra_exc_spikes"):
+        assert (sweep / "figures" / f"{stem}.png").stat().st_size > 5000
     records = figs.load_sweep(sweep)
     (dots,) = figs.figure_rate(records).axes[0].collections
     np.testing.assert_allclose(np.asarray(dots.get_offsets()),
