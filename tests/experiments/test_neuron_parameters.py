@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,8 +20,7 @@ from experiments.neuron_parameters import (NeuronParamProtocol, add_input_noise,
                                            make_config, run)
 from runs import RunFolder
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import voting_reference as ref  # noqa: E402
+from tests.references import voting as ref
 
 
 @pytest.mark.parametrize("argv,field", [

@@ -19,7 +19,7 @@ from runs import RunFolder  # noqa: E402
 from figures import ei_ratio as figs  # noqa: E402
 from figures.__main__ import main  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _metrics(rng, e, rate, peak, final):

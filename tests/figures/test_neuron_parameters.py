@@ -26,7 +26,7 @@ from figures import plif as plif_figs  # noqa: E402
 from figures import stl as stl_figs  # noqa: E402
 from figures.__main__ import main  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 3
 N_HIDDEN, N_OUT = 20, 30
 

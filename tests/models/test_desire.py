@@ -4,7 +4,7 @@ A tiny network (12-10-8-4, float64, dropout on the input and hidden layers, a le
 rate large enough that every update changes later spikes) is trained on a handful of
 samples in C++ standalone mode, in two chunks of three samples (so both the sample
 boundaries inside a compiled run and the weights carried from one run to the next are
-covered). The numpy reference (tests/desire_reference.py) trains the same samples from
+covered). The numpy reference (tests/references/desire.py) trains the same samples from
 the same weights with the same masks, and the two must agree on every spike, every
 desire and every weight after every sample.
 
@@ -19,9 +19,6 @@ sparse-desire variant runs in runtime mode.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -29,8 +26,7 @@ from experiments import desire
 from models import desire as desire_net
 from models.devices import build, select_device
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import desire_reference as ref  # noqa: E402
+from tests.references import desire as ref
 
 SIZES = (12, 10, 8, 4)
 N_SAMPLES = 6

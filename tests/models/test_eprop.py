@@ -3,7 +3,7 @@
 For one hidden layer of current-based LIF neurons without recurrence, the reset kept out
 of the gradient and a leaky readout with a time-summed loss, the gradients that the
 compiled network accumulates for input weights, readout weights, membrane decays and
-thresholds must equal surrogate-gradient BPTT (tests/eprop_reference.py) to a relative
+thresholds must equal surrogate-gradient BPTT (tests/references/eprop.py) to a relative
 1e-6 (they agree to about 1e-13). The gradients are read from one SGD step with
 ``lr = 1`` over a batch that spans the whole run: ``g = w_before - w_after``.
 
@@ -15,17 +15,13 @@ of the update rules, with weight noise and the sign projections.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from models.devices import build, select_device
 from models.eprop import EpropSpec, build_eprop_network
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import eprop_reference as ref  # noqa: E402
+from tests.references import eprop as ref
 
 N_IN, N_HID, N_OUT, T = 8, 6, 3, 25
 GRAD_RTOL = 1e-6
@@ -103,7 +99,7 @@ CE_SPEC = EpropSpec(N_IN, N_HID, N_OUT, 4, 4, n_steps=T, tau_mem=10.0, tau_syn=5
 def cpp_runs(session_build_cache):
     """Cross-entropy with learned decays and thresholds in C++ standalone: one build,
     three runs (a full batch, a batch with padding, learning off). Module-scoped, so it
-    sets the session's build cache itself (see tests/test_desire_parity.py)."""
+    sets the session's build cache itself (see tests/models/test_desire.py)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SNN_BUILD_CACHE", str(session_build_cache))
         select_device("cpp")

@@ -1,6 +1,6 @@
 """The voting engine (models/eprop_voting.py) against an independent numpy BPTT.
 
-tests/voting_reference.py computes the surrogate-gradient BPTT gradients of the two-layer
+tests/references/voting.py computes the surrogate-gradient BPTT gradients of the two-layer
 voting network by a forward pass that stores every step and a backward pass through time;
 its gradients are checked here against finite differences of a smooth version of the
 network. The compiled network must reproduce them for weights, decays (per cell and per
@@ -11,17 +11,13 @@ with ``lr = 1`` over a batch that spans the run: ``g = p_before - p_after``.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from models.devices import build, select_device
 from models.eprop_voting import VotingSpec, bernoulli_bits, build_voting_network, initial_state
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import voting_reference as ref  # noqa: E402
+from tests.references import voting as ref
 
 N_IN, N_HID, N_CLASSES, N_VOTE, T = 7, 9, 3, 2, 6
 RTOL = 1e-9

@@ -1,4 +1,4 @@
-"""Sanity tests of the numpy desire-backpropagation reference (tests/desire_reference.py).
+"""Sanity tests of the numpy desire-backpropagation reference (tests/references/desire.py).
 
 The reference is what the Brian2 implementation is compared with spike for spike, so
 these tests pin its conventions with hand-worked numbers: the integrate-and-fire input,
@@ -9,16 +9,12 @@ thresholds and the update.
 from __future__ import annotations
 
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import desire_reference as ref  # noqa: E402
+from tests.references import desire as ref
 
 
 def input_counts(xs, T):

@@ -1,4 +1,4 @@
-"""Tests of the numpy BPTT / e-prop reference (tests/eprop_reference.py).
+"""Tests of the numpy BPTT / e-prop reference (tests/references/eprop.py).
 
 The reference is what the e-prop engine is compared with, so these tests pin it three
 ways: BPTT equals central finite differences on a differentiable (soft) model with the
@@ -8,15 +8,11 @@ cases are worked out by hand.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import eprop_reference as ref  # noqa: E402
+from tests.references import eprop as ref
 
 GROUPS = ("W_in", "W_out", "alpha", "theta", "b_out")
 

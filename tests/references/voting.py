@@ -2,7 +2,7 @@
 
 Written from the equations, not from the Brian2 code: a forward pass over a batch that
 stores every step, then the backward pass through time by the chain rule. Used by
-tests/test_eprop_voting.py (the engine must reproduce these gradients) and checked there
+tests/models/test_eprop_voting.py (the engine must reproduce these gradients) and checked there
 against finite differences on a smooth version of the network.
 
 Per layer, step ``t`` (``a[t]`` the layer's input, ``kin`` = ``1 - alpha`` for PLIF

@@ -42,7 +42,7 @@ from experiments.protocol import ConfigurationError
 from experiments.training import TrainingState
 from figures.__main__ import main as figures_main
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROTOCOLS = ["desire", "ei_ratio", "plif", "stl", "balanced_tuning"]
 #: The E:I protocol's sweep, a case of its own in the matrix.
 SWEEP = "ei_ratio_sweep"
@@ -110,7 +110,7 @@ def fabricate(root, protocol: str, run_id: str, hidden: int = 4, checkpoint_hidd
     folder = RunFolder.create(root, protocol, cfg.to_dict(), run_id=run_id, seeds=p.seeds())
     folder.write_metrics([{"epoch": 1, "split": "test", "accuracy": 0.5, "n_eval": 4,
                            "train_accuracy": 0.5, "learning_rate": 0.001, "samples_seen": 8}])
-    folder.log("fabricated by tests/test_bad_input.py")
+    folder.log("fabricated by tests/system/test_bad_input.py")
     if checkpoint_hidden is not None:
         if checkpoint_hidden != hidden:
             p = make_protocol(tiny_config(protocol, checkpoint_hidden, **extra))
@@ -388,7 +388,8 @@ def _write_idx_dir(directory: Path, kind: str) -> Path:
     images file (the first one read). The command lines verify the published MD5 of a
     file before parsing it, so each of these is refused by its checksum, with a message
     naming the file and both checksums (read_idx's own checks of gzip, magic number and
-    counts, reached with ``verify=False``, are tested in test_datasets.py)."""
+    counts, reached with ``verify=False``, are tested in tests/experiments/test_idx.py and
+    test_datasets.py)."""
     directory.mkdir()
     images = directory / "train-images-idx3-ubyte.gz"
     labels = directory / "train-labels-idx1-ubyte.gz"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("runs", "models", "experiments", "analysis", "figures", "benchmarks")
 
 #: Package -> the packages it must not import.

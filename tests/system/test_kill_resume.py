@@ -22,11 +22,15 @@ same configuration: the final checkpoint's arrays bit for bit, its metadata, eve
 - Two runs of one configuration started together in one build cache and one results
   root: each gets its own build slot and run folder, both equal a serial run; and run
   folders created at the same instant with the same run id never coincide.
+- desire's quick preset killed as soon as its first checkpoint appears (in mid-epoch),
+  resumed, and compared with a fresh run; stale ``run_args`` files do not pile up in the
+  build slots.
 
-The desire and E:I-ratio networks are the quick presets' (the same binaries as
-test_training.py and test_ei_ratio.py use) on fewer samples; the compile and concurrency
-tests use a desire network with another chunk size, whose build slots are seeded from the
-quick preset's compiled slot (a few translation units recompile).
+The desire and E:I-ratio networks are the quick presets' (the same binaries as the
+desire test at the end of this file and tests/experiments/test_ei_ratio.py use) on fewer
+samples; the compile and concurrency tests use a desire network with another chunk size,
+whose build slots are seeded from the quick preset's compiled slot (a few translation
+units recompile).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ import pytest
 from runs import RunFolder
 from models import devices
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 DESIRE = ["desire", "--preset", "quick", "--epochs", "3", "--train-samples", "800",
           "--eval-samples", "100", "--seed", "7"]
@@ -298,7 +302,8 @@ def _kill_after(cli: Cli, ready, delay: float, timeout=300) -> bool:
 
 @pytest.mark.parametrize("protocol, seed", [
     # desire's random kills take 1.5 minutes and make test has no room for them; its
-    # kills in compilation, mid-epoch (test_training.py) and while checkpointing stay.
+    # kills in compilation, mid-epoch (the last test of this file) and while
+    # checkpointing stay.
     pytest.param("desire", 1, marks=pytest.mark.slow),
     ("ei_ratio", 2),
     pytest.param("balanced_tuning", 3, marks=pytest.mark.slow),
@@ -509,3 +514,70 @@ def test_balanced_tuning_phase_comes_back_with_the_training_sums():
     for samples, phase in ((10.0, "consolidation"), (0.0, "equilibrium")):
         metrics = protocol.epoch_metrics("train", dict(sums, consolidation_samples=samples))
         assert metrics["phase"] == phase
+
+
+# --------------------------------------------------------------------------------------
+# desire's command line killed at its first checkpoint, in mid-epoch, and resumed
+# --------------------------------------------------------------------------------------
+
+
+def _desire_cli(args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "experiments", "desire", *args], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            **kwargs)
+
+
+def _finish(proc, timeout=600):
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_sigkill_in_mid_epoch_then_resume_is_bit_identical(tmp_path):
+    args = ["--preset", "quick", "--epochs", "2", "--seed", "5", "--no-progress"]
+    killed_out = tmp_path / "killed"
+    proc = _desire_cli([*args, "--out", str(killed_out)])
+    deadline = time.monotonic() + 600
+    checkpoint = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = list(killed_out.glob("desire/*/checkpoint.npz"))
+        if found:
+            checkpoint = found[0]
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.communicate(timeout=60)
+    assert checkpoint is not None, "no checkpoint appeared before the run ended"
+    assert proc.returncode == -signal.SIGKILL
+    run = checkpoint.parent
+    _, meta = RunFolder(run).read_checkpoint()
+    assert meta["epoch"] == 0 and 0 < meta["cursor"] < meta["n_train"], meta
+
+    resumed = _finish(_desire_cli(["--resume", str(run), "--no-progress"]))
+    assert "accuracy" in resumed
+    assert "resumed at epoch 0" in (run / "log.txt").read_text()
+
+    fresh_out = tmp_path / "fresh"
+    _finish(_desire_cli([*args, "--out", str(fresh_out)]))
+    (fresh,) = list(fresh_out.glob("desire/*"))
+
+    a, meta_a = RunFolder(run).read_checkpoint()
+    b, meta_b = RunFolder(fresh).read_checkpoint()
+    assert meta_a["epoch"] == meta_b["epoch"] == 2
+    assert sorted(a) == sorted(b) == ["w1", "w2", "w3"]
+    for name in a:
+        assert a[name].tobytes() == b[name].tobytes(), f"{name} differs after resume"
+    keys = ("epoch", "accuracy", "train_accuracy", "samples_seen", "train_layer_error",
+            "layer_error", "train_rate_per_class")
+    assert [{k: m[k] for k in keys} for m in meta_a["metrics"]] == \
+           [{k: m[k] for k in keys} for m in meta_b["metrics"]]
+    assert len(RunFolder(run).read_metrics()) == 2
+
+    # Stale run_args files do not pile up in the build directories (of every protocol
+    # the session built): after many runs each variable has only its last run's file
+    # (init_<variable>_<content hash>.dat).
+    cache = Path(os.environ["SNN_BUILD_CACHE"])
+    for slot in cache.glob("cpp-*"):
+        inits = [p.name for p in (slot / "static_arrays").glob("init_*") if not p.name.endswith(".lock")]
+        variables = [name.rsplit("_", 1)[0] for name in inits]
+        assert len(set(variables)) == len(variables), inits

@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 from runs import RunFolder
 from runs.sweep import read_summary
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def execute(name: str, results_dir: Path, monkeypatch):
