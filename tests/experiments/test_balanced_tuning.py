@@ -1,0 +1,74 @@
+"""Balanced tuning (experiments.balanced_tuning): bad input stops before compiling; the
+quick preset learns the digits through the command line. The network's learning rules:
+tests/models/test_balanced_network.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments.balanced_tuning import make_config
+from experiments.protocol import ConfigurationError
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("t_present_ms", 0.0, "presentation time"),
+    ("t_present_ms", -5.0, "presentation time"),
+    ("e_fraction", 1.3, "[0, 1]"),
+    ("e_fraction", -0.1, "[0, 1]"),
+    ("stp_U", 0.0, "(0, 1]"),
+    ("stp_U", 1.5, "(0, 1]"),
+    ("stp_tau_d_ms", -1.0, "positive"),
+    ("t_rest_ms", -1.0, ">= 0"),
+    ("curve_samples", -1, ">= 0"),
+])
+def test_bad_configuration_names_the_field(field, value, words):
+    with pytest.raises(ConfigurationError) as err:
+        make_config("quick", **{field: value})
+    assert field in str(err.value) and words in str(err.value)
+
+
+def test_cli_refuses_bad_input_before_compiling(tmp_path, capsys):
+    from experiments.__main__ import main
+
+    code = main(["balanced_tuning", "--preset", "quick", "--e-fraction", "1.3",
+                 "--out", str(tmp_path)])
+    assert code == 2
+    assert "e_fraction" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_quick_preset_learns_digits(tmp_path):
+    """The quick preset through the command line: step 1 lowers nothing it should not,
+    steps 2-3 learn the digits well above chance, every metric is written."""
+    from experiments.__main__ import main
+
+    code = main(["balanced_tuning", "--preset", "quick", "--epochs", "2", "--no-progress",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    (run,) = (tmp_path / "balanced_tuning").iterdir()
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    step1 = [m for m in lines if m.get("train_phase") == "equilibrium"]
+    step3 = [m for m in lines if m.get("train_phase") == "consolidation"]
+    assert len(step1) == 2 and len(step3) == 2
+    assert all(m["accuracy"] is None for m in step1)
+    assert step3[-1]["accuracy"] > 0.6
+    assert step3[-1]["train_curve_accuracy"] and step3[-1]["rate_e_hz"] > 0
+    assert step1[0]["train_dvdt_abs_e_mV_per_ms"] > 0
+    rec = np.load(run / "recordings" / "epoch-0004.npz")
+    assert rec["probe_r"].shape[0] == 16 and rec["eval_class_counts"].shape[1] == 10
+    # The consolidation curve: 250 test digits after chunks 1, 2, 4 and 5 (the last) of
+    # the first consolidation epoch, none in the second.
+    assert step3[0]["train_probe_samples"] == [250, 500, 1000, 1197]
+    assert "train_probe_samples" not in step3[1]
+    # Its last point is the end-of-epoch weights on the first 250 test digits: the same
+    # run as the first chunk of that epoch's evaluation (same weights, images and seed).
+    from experiments.neuron_parameters import predictions
+
+    first = np.load(run / "recordings" / "epoch-0003.npz")
+    answers = predictions(first["eval_class_counts"][:250]) == first["eval_labels"][:250]
+    assert step3[0]["train_probe_accuracy"][-1] == pytest.approx(answers.mean(), abs=1e-12)
+    assert len(set(step3[0]["train_probe_accuracy"])) > 1

@@ -1,0 +1,91 @@
+"""The desire protocol's configuration and command line (experiments.desire): errors in
+the configuration or the options stop with clear messages before anything is compiled;
+``--help`` documents every option with its default.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from experiments import desire
+from experiments.__main__ import main as cli_main
+from experiments.protocol import ConfigurationError
+from runs import RunFolder
+
+
+# --------------------------------------------------------------------------------------
+# Configuration errors: clear messages, before anything is compiled
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides, fields", [
+    (dict(n_steps=4, error_margin=4), ["n_steps", "error_margin", "--steps"]),
+    (dict(n_steps=3), ["n_steps", "error_margin"]),
+    (dict(learning_rate=-1e-5), ["learning_rate", ">= 0"]),
+    (dict(dropout_hidden=1.0), ["dropout_hidden", "[0, 1)"]),
+    (dict(dropout_input=-0.1), ["dropout_input", "[0, 1)"]),
+    (dict(decay=1.5), ["decay", "(0, 1)"]),
+    (dict(chunk_size=0), ["chunk_size"]),
+    (dict(hidden=(100, -3)), ["hidden"]),
+])
+def test_invalid_config_names_field_and_fix(overrides, fields):
+    with pytest.raises(ConfigurationError) as info:
+        desire.make_config("paper", "mnist", **overrides)
+    for text in fields:
+        assert text in str(info.value)
+
+
+@pytest.mark.parametrize("argv, fields", [
+    (["--steps", "4"], ["n_steps (T=4)", "error_margin (4)", "--steps", "--error-margin"]),
+    (["--lr", "-0.001"], ["learning_rate", ">= 0"]),
+    (["--dropout", "0.0", "1.2"], ["dropout_hidden", "[0, 1)"]),
+])
+def test_cli_rejects_bad_values_before_compiling(argv, fields, tmp_path, capsys, no_compile):
+    code = cli_main(["desire", "--preset", "quick", "--out", str(tmp_path), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    for text in fields:
+        assert text in err
+    assert not (tmp_path / "desire").exists(), "no results folder for a rejected run"
+
+
+def test_cli_data_dir_without_idx_files(tmp_path, capsys, no_compile):
+    empty = tmp_path / "nothing-here"
+    empty.mkdir()
+    code = cli_main(["desire", "--dataset", "mnist", "--data-dir", str(empty),
+                     "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "data_dir" in err and "train-images-idx3-ubyte.gz" in err
+    assert str(empty) in err and "--data-dir" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_resume_from_a_folder_that_is_not_a_run(tmp_path, capsys, no_compile):
+    (tmp_path / "some-folder").mkdir()
+    code = cli_main(["desire", "--resume", str(tmp_path / "some-folder")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--resume" in err and "not a run folder" in err and "config.json" in err
+    code = cli_main(["desire", "--resume", str(tmp_path / "missing")])
+    assert code == 2 and "not a directory" in capsys.readouterr().err
+
+
+def test_cli_resume_refuses_changed_settings(tmp_path, capsys, no_compile):
+    cfg = desire.make_config("quick")
+    folder = RunFolder.create(tmp_path, "desire", cfg.to_dict())
+    code = cli_main(["desire", "--resume", str(folder.path), "--lr", "0.1"])
+    assert code == 2
+    assert "--lr cannot change" in capsys.readouterr().err
+
+
+def test_help_documents_every_option_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["desire", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ["--preset", "--dataset", "--data-dir", "--epochs", "--resume", "--device",
+                   "--out", "--dropout", "--hidden", "--steps", "--lr", "--chunk-size",
+                   "--seed", "--no-progress"]:
+        assert option in text
+    assert text.count("default") >= 25
+    assert "1600 800" in text and "0.0 0.3" in text
