@@ -22,7 +22,7 @@ so one spike against an empty train gives ``D_2001 = 1/sqrt(2)``. Elephant
 Timing (measured on this package's 2-core development machine while another job ran,
 so only the ratio means much; tau = 10 ms, Poisson trains at 20 Hz over 1 s):
 200 trains, Elephant 1.2 s, :func:`van_rossum_matrix_fast` 0.18 s; 1,000 trains,
-Elephant 23 s, fast 1.1 s. ``tests/test_analysis_distances.py`` prints the 200-train
+Elephant 23 s, fast 1.1 s. ``tests/analysis/test_distances.py`` prints the 200-train
 case again (run it with ``-s``).
 """
 
