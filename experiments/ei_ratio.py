@@ -55,8 +55,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
-                                  is_number, load_image_splits, run_and_report, train)
+from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_number,
+                                  load_image_splits, run_and_report, train)
 from experiments.sweeps import SweepKind, add_sweep_arguments, run_sweep_command
 from experiments.sweeps import sweep as protocol_sweep
 from models.eprop import EpropSpec, build_eprop_network
@@ -141,20 +141,15 @@ class EIRatioConfig(RunConfig):
         if not is_number(self.e_fraction) or not 0 <= self.e_fraction <= 1:
             fail(f"e_fraction: the excitatory fraction must lie in [0, 1] (0.8 is the "
                  f"cortical 80:20 ratio), got {self.e_fraction!r}.")
-        for name in ("n_hidden", "n_steps", "batch_size", "chunk_batches"):
-            value = getattr(self, name)
-            if not is_integer(value) or value < 1:
-                fail(f"{name}: must be a positive integer, got {value!r}.")
-        for name in ("tau_mem", "tau_syn", "tau_out", "dt_ms", "theta", "latency_tau", "gamma",
-                     "surrogate_beta",
-                     "input_scale", "output_scale", "logit_scale"):
-            value = getattr(self, name)
-            if not is_number(value) or value <= 0:
-                fail(f"{name}: must be a positive number, got {value!r}.")
+        self._require(("n_hidden", "n_steps", "batch_size", "chunk_batches"),
+                      "positive_int")
+        self._require(("tau_mem", "tau_syn", "tau_out", "dt_ms", "theta", "latency_tau",
+                       "gamma", "surrogate_beta", "input_scale", "output_scale",
+                       "logit_scale"),
+                      "positive")
         if not is_number(self.latency_threshold) or not 0 < self.latency_threshold < 1:
             fail(f"latency_threshold: must lie in (0, 1), got {self.latency_threshold!r}.")
-        if not is_number(self.learning_rate) or self.learning_rate < 0:
-            fail(f"learning_rate: must be a number >= 0, got {self.learning_rate!r}.")
+        self._require("learning_rate", "nonnegative")
         if not isinstance(self.nonnegative_input, bool):
             fail(f"nonnegative_input: must be true or false, got {self.nonnegative_input!r}.")
         if not is_number(self.lr_decay) or self.lr_decay < 0:
@@ -274,38 +269,23 @@ class EIRatioProtocol(ImageProtocol):
     name = PROTOCOL
     evaluate_initial = True
 
+    STREAMS = {"weights": (_WEIGHT_STREAM,), "training_order": (_ORDER_STREAM, "epoch"),
+               "weight_noise": (_NOISE_STREAM, "epoch", "chunk")}
+
     def __init__(self, cfg: EIRatioConfig, data=None, n_classes: int = 10):
-        self.cfg = cfg.validate()
-        if data is None:
-            data = load_data(cfg)
-        x_train, self.y_train, x_eval, self.y_eval = (np.asarray(a) for a in data)
-        self.n_in = x_train.shape[1]
-        self.n_classes = n_classes
-        self.steps_train = spike_steps(cfg, x_train)
-        self.steps_eval = spike_steps(cfg, x_eval)
+        super().__init__(cfg, data, n_classes)
+        self.steps_train = spike_steps(cfg, self.x_train)
+        self.steps_eval = spike_steps(cfg, self.x_eval)
         self.spec = cfg.spec(self.n_in, n_classes)
-        self.net = None
-        self.handle = None
         self._analysis = None
-        # Only samples of the first evaluation chunk are recorded, and only real ones.
-        self.n_analysis = min(cfg.analysis_samples, len(self.y_eval), cfg.chunk_size)
 
     # -- sizes and schedule ----------------------------------------------------------------
     @property
     def batches_per_epoch(self) -> int:
         return -(-self.n_train // self.cfg.batch_size)
 
-    def seeds(self) -> dict:
-        return {"seed": self.cfg.seed, "weights": [self.cfg.seed, _WEIGHT_STREAM],
-                "training_order": [self.cfg.seed, _ORDER_STREAM, "epoch"],
-                "weight_noise": [self.cfg.seed, _NOISE_STREAM, "epoch", "chunk"],
-                "data_split": 0}
-
     def learning_rate(self, epoch: int) -> float:
         return self.cfg.learning_rate * math.exp(-self.cfg.lr_decay * epoch)
-
-    def train_order(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng((self.cfg.seed, _ORDER_STREAM, epoch)).permutation(self.n_train)
 
     # -- the network ------------------------------------------------------------------------
     def compile(self):
