@@ -67,7 +67,7 @@ from typing import ClassVar
 import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_number,
-                                  run_and_report, train)
+                                  run_and_report, runner)
 from experiments.sweeps import SweepKind, add_sweep_arguments, run_sweep_command
 from models.balanced_network import BalancedParameters, BalancedSpec
 
@@ -469,14 +469,8 @@ def summarise(metrics: list) -> dict:
             "equilibrium_dvdt": step1}
 
 
-def run(cfg: BalancedTuningConfig, root, *, run_id: str | None = None, resume: bool = False,
-        progress: bool = True, data=None):
-    """Train one configuration; returns ``(RunFolder, final TrainingState)``.
-    ``resume=True`` continues the run in ``root/balanced_tuning/run_id``."""
-    folder, _, state = train(BalancedTuningProtocol(cfg, data=data), root, run_id=run_id,
-                             resume=resume, progress=progress,
-                             label=f"{cfg.dataset}-{variant_of(cfg)}-s{cfg.seed}")
-    return folder, state
+run = runner(BalancedTuningProtocol,
+             lambda cfg: f"{cfg.dataset}-{variant_of(cfg)}-s{cfg.seed}")
 
 
 # ======================================================================================

@@ -64,7 +64,7 @@ from typing import ClassVar
 import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
-                                  is_number, load_image_splits, run_and_report, train)
+                                  is_number, load_image_splits, run_and_report, runner)
 from models.desire import (DesireNetwork, DesireSpec, build_network, flat_to_weights,
                            weights_to_flat)
 
@@ -476,14 +476,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def run(cfg: DesireConfig, root, *, run_id: str | None = None, resume: bool = False,
-        progress: bool = True, data=None):
-    """Train one configuration; returns ``(RunFolder, final TrainingState)``.
-    ``resume=True`` continues the run in ``root/desire/run_id``."""
-    folder, _, state = train(DesireProtocol(cfg, data=data), root, run_id=run_id,
-                             resume=resume, progress=progress,
-                             label=f"{cfg.dataset}-s{cfg.seed}")
-    return folder, state
+run = runner(DesireProtocol, lambda cfg: f"{cfg.dataset}-s{cfg.seed}")
 
 
 def summarise(metrics: list) -> dict:

@@ -44,8 +44,8 @@ import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
                                   is_number, run_and_report, train)
-from models.eprop_voting import (VotingSpec, bernoulli_bits, build_voting_network,
-                                 initial_state, tau_from_decay)
+from models.eprop_voting import (VotingParameters, VotingSpec, bernoulli_bits,
+                                 build_voting_network, initial_state, tau_from_decay)
 
 __all__ = ["STUDIES", "NeuronParamConfig", "make_config", "NeuronParamProtocol",
            "run", "noise_robustness", "add_arguments", "main", "summarise", "predictions",
@@ -77,8 +77,10 @@ STUDIES = {
 
 
 @dataclass(frozen=True)
-class NeuronParamConfig(RunConfig):
-    """Every parameter of a PLIF or STL run.
+class NeuronParamConfig(RunConfig, VotingParameters):
+    """Every parameter of a PLIF or STL run: the network's fields and defaults are
+    :class:`models.eprop_voting.VotingParameters`' (but ``weight_decay``), the run's
+    :class:`~experiments.protocol.RunConfig`'s.
 
     Study and condition: ``study`` ('plif', 'stl'), ``condition`` (plif: 'plif', 'lif';
     stl: 'stl', 'sl', 'tl').
@@ -97,22 +99,14 @@ class NeuronParamConfig(RunConfig):
     """
 
     epochs: int = 5
+    weight_decay: float = 1e-6
     study: str = "plif"
     condition: str = "plif"
-    n_hidden: int = 800
-    n_vote: int = 10
-    n_steps: int = 8
-    dt_ms: float = 1.0
-    tau: float = 2.0
     tau_per: str = "layer"
-    theta: float = 1.0
-    encoding: str = "current"
     init_scale: float = 2.0
     learning_rate: float = 1e-3
     lr_schedule: str = "cosine"
     lr_decay: float = 0.0
-    batch_size: int = 32
-    weight_decay: float = 1e-6
     chunk_batches: int = 32
     noise_sigmas: tuple = (0.1, 0.2, 0.3, 0.4, 0.5)
     salt_pepper: tuple = (0.05, 0.1, 0.2, 0.3)
@@ -189,13 +183,10 @@ class NeuronParamConfig(RunConfig):
         every condition of the study: they differ in :attr:`learns`, set per run)."""
         learns = STUDIES[self.study]["learns"]
         return VotingSpec(
-            n_in=int(n_in), n_hidden=self.n_hidden, n_classes=int(n_classes),
-            n_samples=self.chunk_size, batch_size=self.batch_size, n_vote=self.n_vote,
-            n_steps=self.n_steps, dt_ms=float(self.dt_ms), neuron=STUDIES[self.study]["neuron"],
-            tau=float(self.tau), theta=float(self.theta), encoding=self.encoding,
+            **self.parameters(VotingParameters), n_in=int(n_in), n_classes=int(n_classes),
+            n_samples=self.chunk_size, neuron=STUDIES[self.study]["neuron"],
             learn_weights=True, learn_tau=self.tau_per if "tau" in learns else None,
             learn_theta="theta" in learns, optimizer="adam",
-            weight_decay=float(self.weight_decay),
         ).validate()
 
 

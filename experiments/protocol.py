@@ -30,7 +30,7 @@ from runs import RunFolder
 
 __all__ = ["ConfigurationError", "RunConfig", "TrainingProtocol", "ImageProtocol",
            "is_integer", "is_number", "load_image_splits", "open_run", "train",
-           "device_description", "run_and_report"]
+           "device_description", "runner", "run_and_report"]
 
 
 class ConfigurationError(ValueError):
@@ -168,6 +168,14 @@ class RunConfig:
                 raise ConfigurationError(f"--resume: '{folder.path}' is a "
                                          f"{getattr(cfg, name)} run, not {value}.")
         return cfg
+
+    def parameters(self, base) -> dict:
+        """The values of the fields of ``base``, a network's parameters class that this
+        configuration derives from, to build its spec; ``float`` and ``bool`` fields as
+        such (a stored or given 10 is the network's 10.0)."""
+        cast = {"float": float, "bool": bool}
+        return {f.name: cast.get(getattr(f.type, "__name__", f.type), lambda v: v)(
+            getattr(self, f.name)) for f in fields(base)}
 
     # -- checking ------------------------------------------------------------------------
     def validate(self):
@@ -516,6 +524,24 @@ def train(protocol, root, *, run_id=None, resume=False, progress=True, label="",
                                label=label, stored=stored)
     trainer = Trainer(protocol, folder, progress=progress)
     return folder, trainer, trainer.run(resume=started)
+
+
+def runner(protocol_class, label):
+    """The ``run(cfg, root, *, run_id=None, resume=False, progress=True, data=None)`` of a
+    protocol: train one configuration with ``protocol_class(cfg, data=data)`` (``data``:
+    ``(x_train, y_train, x_eval, y_eval)`` instead of loading the data set) in a new
+    folder named after ``label(cfg)``, or with ``resume=True`` continue the run in
+    ``root/<protocol>/run_id`` (from its checkpoint, if it has one); ``run`` returns
+    ``(RunFolder, final TrainingState)``."""
+    def run(cfg, root, *, run_id: str | None = None, resume: bool = False,
+            progress: bool = True, data=None):
+        """Train one configuration; returns ``(RunFolder, final TrainingState)``.
+        ``resume=True`` continues the run in ``root/<protocol>/run_id``."""
+        folder, _, state = train(protocol_class(cfg, data=data), root, run_id=run_id,
+                                 resume=resume, progress=progress, label=label(cfg))
+        return folder, state
+
+    return run
 
 
 def run_and_report(run, summarise, cfg: RunConfig, root, run_id, args, keys) -> int:
