@@ -66,8 +66,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
-                                  is_number, load_image_splits, run_and_report, train)
+from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_number,
+                                  run_and_report, runner)
 from experiments.sweeps import SweepKind, add_sweep_arguments, run_sweep_command
 from models.balanced_network import BalancedParameters, BalancedSpec
 
@@ -141,29 +141,20 @@ class BalancedTuningConfig(RunConfig, BalancedParameters):
         if not is_number(self.mean_samples) or self.mean_samples < 1:
             fail(f"mean_samples: the running mean of the presynaptic traces spans this many "
                  f"samples; give a number >= 1, got {self.mean_samples!r}.")
-        for name in ("dt_ms", "max_rate_hz", "stp_tau_d_ms", "stp_tau_f_ms", "tau_pre_ms",
-                     "w_out_max_mV"):
-            value = getattr(self, name)
-            if not is_number(value) or value <= 0:
-                fail(f"{name}: must be a positive number, got {value!r}.")
+        self._require(("dt_ms", "max_rate_hz", "stp_tau_d_ms", "stp_tau_f_ms",
+                       "tau_pre_ms", "w_out_max_mV"),
+                      "positive")
         if not is_number(self.ff_inh_fraction) or not 0 <= self.ff_inh_fraction < 1:
             fail(f"ff_inh_fraction: the fraction of an E cell's patch that inhibits it must "
                  f"lie in [0, 1), got {self.ff_inh_fraction!r}.")
-        for name in ("w_in_exc", "w_in_inh", "w_ff_inh", "w_ei", "w_ie_total", "eta_eq",
-                     "eta_out_mV", "lr_decay", "w_out_init_mV", "teacher_up_mV",
-                     "teacher_down_mV"):
-            value = getattr(self, name)
-            if not is_number(value) or value < 0:
-                fail(f"{name}: must be a number >= 0, got {value!r}.")
-        for name in ("n_hidden", "n_per_class", "chunk_size"):
-            value = getattr(self, name)
-            if not is_integer(value) or value < 1:
-                fail(f"{name}: must be a positive integer, got {value!r}.")
-        for name in ("rf_exc", "rf_inh", "k_ei", "k_ie", "equilibrium_epochs",
-                     "equilibrium_samples", "curve_samples"):
-            value = getattr(self, name)
-            if not is_integer(value) or value < 0:
-                fail(f"{name}: must be an integer >= 0, got {value!r}.")
+        self._require(("w_in_exc", "w_in_inh", "w_ff_inh", "w_ei", "w_ie_total",
+                       "eta_eq", "eta_out_mV", "lr_decay", "w_out_init_mV",
+                       "teacher_up_mV", "teacher_down_mV"),
+                      "nonnegative")
+        self._require(("n_hidden", "n_per_class", "chunk_size"), "positive_int")
+        self._require(("rf_exc", "rf_inh", "k_ei", "k_ie", "equilibrium_epochs",
+                       "equilibrium_samples", "curve_samples"),
+                      "nonnegative_int")
         if not is_number(self.p_out) or not 0 < self.p_out <= 1:
             fail(f"p_out: the fraction of hidden cells each output cell sees must lie in "
                  f"(0, 1], got {self.p_out!r}.")
@@ -286,25 +277,18 @@ class BalancedTuningProtocol(ImageProtocol):
     shuffled training set, no labels, no evaluation), the rest steps 2-3."""
 
     name = "balanced_tuning"
+    STREAMS = {"connectivity": (7001,), "training_order": (_ORDER_STREAM, "epoch"),
+               "poisson": "compiled-in seed(seed) per run; each run starts from it"}
+    IMAGE_DTYPE = np.float32
 
     def __init__(self, cfg: BalancedTuningConfig, data=None, n_classes: int = 10):
-        self.cfg = cfg.validate()
-        if data is None:
-            data = load_image_splits(cfg)
-        x_train, self.y_train, x_eval, self.y_eval = (np.asarray(a) for a in data)
-        self.x_train = x_train.astype(np.float32)
-        self.x_eval = x_eval.astype(np.float32)
-        self.n_in = x_train.shape[1]
-        self.n_classes = n_classes
+        super().__init__(cfg, data, n_classes)
         try:
             self.spec = cfg.spec(self.n_in, _image_shape(self.n_in), n_classes)
         except ValueError as err:
             raise ConfigurationError(f"network: {err}") from None
-        self.net = None
-        self.handle = None
         self._chunk, self._phase = 0, None
         self._recording = None
-        self.n_analysis = min(cfg.analysis_samples, len(self.y_eval), cfg.chunk_size)
 
     @property
     def n_epochs(self) -> int:
@@ -325,12 +309,6 @@ class BalancedTuningProtocol(ImageProtocol):
 
     def evaluates(self, epoch: int) -> bool:
         return self.phase(epoch) == "consolidation"
-
-    def seeds(self) -> dict:
-        s = self.cfg.seed
-        return {"seed": s, "connectivity": [s, 7001], "training_order": [s, _ORDER_STREAM, "epoch"],
-                "poisson": "compiled-in seed(seed) per run; each run starts from it",
-                "data_split": 0}
 
     def learning_rate(self, epoch: int, chunk: int = 0) -> float:
         """STDP step (mV) of a consolidation chunk: ``eta_out / (1 + lr_decay * p)``, with
@@ -356,9 +334,6 @@ class BalancedTuningProtocol(ImageProtocol):
         right, n = np.zeros(self.n_chunks), np.zeros(self.n_chunks)
         right[chunk], n[chunk] = np.sum(correct), len(correct)
         return {"probe_correct": right, "probe_n": n}
-
-    def train_order(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng((self.cfg.seed, _ORDER_STREAM, epoch)).permutation(self.n_train)
 
     # -- the network ------------------------------------------------------------------------
     def compile(self):
@@ -494,14 +469,8 @@ def summarise(metrics: list) -> dict:
             "equilibrium_dvdt": step1}
 
 
-def run(cfg: BalancedTuningConfig, root, *, run_id: str | None = None, resume: bool = False,
-        progress: bool = True, data=None):
-    """Train one configuration; returns ``(RunFolder, final TrainingState)``.
-    ``resume=True`` continues the run in ``root/balanced_tuning/run_id``."""
-    folder, _, state = train(BalancedTuningProtocol(cfg, data=data), root, run_id=run_id,
-                             resume=resume, progress=progress,
-                             label=f"{cfg.dataset}-{variant_of(cfg)}-s{cfg.seed}")
-    return folder, state
+run = runner(BalancedTuningProtocol,
+             lambda cfg: f"{cfg.dataset}-{variant_of(cfg)}-s{cfg.seed}")
 
 
 # ======================================================================================

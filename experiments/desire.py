@@ -64,7 +64,7 @@ from typing import ClassVar
 import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
-                                  is_number, load_image_splits, run_and_report, train)
+                                  is_number, load_image_splits, run_and_report, runner)
 from models.desire import (DesireNetwork, DesireSpec, build_network, flat_to_weights,
                            weights_to_flat)
 
@@ -166,10 +166,8 @@ class DesireConfig(RunConfig, DesireSpec):
         if not isinstance(self.hidden, tuple) or not all(is_integer(h) and h >= 1 for h in self.hidden):
             fail(f"hidden: layer sizes must be positive integers, got {self.hidden!r} "
                  "(e.g. --hidden 1600 800).")
-        if not is_integer(self.n_steps) or self.n_steps < 1:
-            fail(f"n_steps: must be a positive number of time steps, got {self.n_steps!r}.")
-        if not is_integer(self.error_margin) or self.error_margin < 0:
-            fail(f"error_margin: must be an integer >= 0, got {self.error_margin!r}.")
+        self._require("n_steps", "positive_int", "must be a positive number of time steps")
+        self._require("error_margin", "nonnegative_int")
         if self.n_steps <= self.error_margin:
             fail(f"n_steps (T={self.n_steps}) must be larger than error_margin "
                  f"({self.error_margin}): the label neuron's target count N* = T - "
@@ -201,8 +199,7 @@ class DesireConfig(RunConfig, DesireSpec):
                  "(the paper uses 1e-5; 0 trains nothing).")
         if not is_number(self.lr_decay) or self.lr_decay < 0:
             fail(f"lr_decay: must be >= 0, got {self.lr_decay!r} (the paper uses 0.04).")
-        if not is_integer(self.chunk_size) or self.chunk_size < 1:
-            fail(f"chunk_size: must be a positive number of samples, got {self.chunk_size!r}.")
+        self._require("chunk_size", "positive_int", "must be a positive number of samples")
         if not isinstance(self.shuffle, bool):
             fail(f"shuffle: must be true or false, got {self.shuffle!r}.")
         if self.weight_dtype not in ("float64", "float32"):
@@ -320,30 +317,19 @@ class DesireProtocol(ImageProtocol):
     """
 
     name = PROTOCOL
+    STREAMS = {"weights": (_WEIGHT_STREAM,), "dropout_masks": (_MASK_STREAM, "epoch", "chunk"),
+               "training_order": (_ORDER_STREAM, "epoch")}
 
     def __init__(self, cfg: DesireConfig, data=None, *, n_classes=10, full_desires=False,
                  record=False):
-        self.cfg = cfg.validate()
-        if data is None:
-            data = load_data(cfg)
-        self.x_train, self.y_train, self.x_eval, self.y_eval = (np.asarray(a) for a in data)
-        self.sizes = cfg.sizes(self.x_train.shape[1], n_classes)
+        super().__init__(cfg, data, n_classes)
+        self.sizes = cfg.sizes(self.n_in, n_classes)
         self.full_desires = full_desires
         self.record = record
         self.net: DesireNetwork | None = None
-        self.handle = None
         self._rasters = {}
 
     # -- sizes and schedule -------------------------------------------------------------
-    def seeds(self) -> dict:
-        return {
-            "seed": self.cfg.seed,
-            "weights": [self.cfg.seed, _WEIGHT_STREAM],
-            "dropout_masks": [self.cfg.seed, _MASK_STREAM, "epoch", "chunk"],
-            "training_order": [self.cfg.seed, _ORDER_STREAM, "epoch"],
-            "data_split": 0,
-        }
-
     def learning_rate(self, epoch: int) -> float:
         return learning_rate(self.cfg, epoch)
 
@@ -490,14 +476,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def run(cfg: DesireConfig, root, *, run_id: str | None = None, resume: bool = False,
-        progress: bool = True, data=None):
-    """Train one configuration; returns ``(RunFolder, final TrainingState)``.
-    ``resume=True`` continues the run in ``root/desire/run_id``."""
-    folder, _, state = train(DesireProtocol(cfg, data=data), root, run_id=run_id,
-                             resume=resume, progress=progress,
-                             label=f"{cfg.dataset}-s{cfg.seed}")
-    return folder, state
+run = runner(DesireProtocol, lambda cfg: f"{cfg.dataset}-s{cfg.seed}")
 
 
 def summarise(metrics: list) -> dict:

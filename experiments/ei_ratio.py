@@ -55,11 +55,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
-                                  is_number, load_image_splits, run_and_report, train)
+from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_number,
+                                  load_image_splits, run_and_report, runner)
 from experiments.sweeps import SweepKind, add_sweep_arguments, run_sweep_command
 from experiments.sweeps import sweep as protocol_sweep
-from models.eprop import EpropSpec, build_eprop_network
+from models.eprop import EpropParameters, EpropSpec, build_eprop_network
 
 __all__ = ["PROTOCOL", "EIRatioConfig", "PRESETS", "make_config",
            "EIRatioProtocol", "load_data", "initial_weights", "run", "add_arguments", "main"]
@@ -69,8 +69,11 @@ _WEIGHT_STREAM, _ORDER_STREAM, _NOISE_STREAM, _FEEDBACK_STREAM = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
-class EIRatioConfig(RunConfig):
-    """Every parameter of an E:I-ratio run (defaults: the paper's Fashion-MNIST setting).
+class EIRatioConfig(RunConfig, EpropParameters):
+    """Every parameter of an E:I-ratio run (defaults: the paper's Fashion-MNIST setting):
+    the network's fields and defaults are :class:`models.eprop.EpropParameters`' (but
+    ``logit_scale`` and ``nonnegative_input``), the run's
+    :class:`~experiments.protocol.RunConfig`'s.
 
     Network: ``n_hidden``, ``e_fraction`` (excitatory fraction in [0, 1]), ``tau_mem``,
     ``tau_syn``, ``tau_out`` (ms), ``theta`` (threshold), ``n_steps`` of ``dt_ms``.
@@ -93,28 +96,16 @@ class EIRatioConfig(RunConfig):
 
     dataset: str = "fashion-mnist"
     epochs: int = 30
-    n_hidden: int = 100
+    logit_scale: float = 0.01
+    nonnegative_input: bool = True
     e_fraction: float = 0.8
-    tau_mem: float = 10.0
-    tau_syn: float = 5.0
-    tau_out: float = 10.0
-    theta: float = 1.0
-    n_steps: int = 100
-    dt_ms: float = 1.0
     latency_tau: float = 20.0
     latency_threshold: float = 0.2
-    logit_scale: float = 0.01
     input_scale: float = 0.08
     output_scale: float = 0.5
-    nonnegative_input: bool = True
     learning_rate: float = 0.1
     lr_decay: float = 0.0
-    batch_size: int = 256
-    optimizer: str = "sgd"
-    surrogate: str = "pwl"
-    gamma: float = 0.3
     surrogate_beta: float = 5.0
-    feedback: str = "symmetric"
     weight_noise: float = 0.0
     chunk_batches: int = 10
 
@@ -141,20 +132,15 @@ class EIRatioConfig(RunConfig):
         if not is_number(self.e_fraction) or not 0 <= self.e_fraction <= 1:
             fail(f"e_fraction: the excitatory fraction must lie in [0, 1] (0.8 is the "
                  f"cortical 80:20 ratio), got {self.e_fraction!r}.")
-        for name in ("n_hidden", "n_steps", "batch_size", "chunk_batches"):
-            value = getattr(self, name)
-            if not is_integer(value) or value < 1:
-                fail(f"{name}: must be a positive integer, got {value!r}.")
-        for name in ("tau_mem", "tau_syn", "tau_out", "dt_ms", "theta", "latency_tau", "gamma",
-                     "surrogate_beta",
-                     "input_scale", "output_scale", "logit_scale"):
-            value = getattr(self, name)
-            if not is_number(value) or value <= 0:
-                fail(f"{name}: must be a positive number, got {value!r}.")
+        self._require(("n_hidden", "n_steps", "batch_size", "chunk_batches"),
+                      "positive_int")
+        self._require(("tau_mem", "tau_syn", "tau_out", "dt_ms", "theta", "latency_tau",
+                       "gamma", "surrogate_beta", "input_scale", "output_scale",
+                       "logit_scale"),
+                      "positive")
         if not is_number(self.latency_threshold) or not 0 < self.latency_threshold < 1:
             fail(f"latency_threshold: must lie in (0, 1), got {self.latency_threshold!r}.")
-        if not is_number(self.learning_rate) or self.learning_rate < 0:
-            fail(f"learning_rate: must be a number >= 0, got {self.learning_rate!r}.")
+        self._require("learning_rate", "nonnegative")
         if not isinstance(self.nonnegative_input, bool):
             fail(f"nonnegative_input: must be true or false, got {self.nonnegative_input!r}.")
         if not is_number(self.lr_decay) or self.lr_decay < 0:
@@ -175,15 +161,9 @@ class EIRatioConfig(RunConfig):
     def spec(self, n_in: int, n_out: int = 10) -> EpropSpec:
         """The compiled network's :class:`models.eprop.EpropSpec`."""
         return EpropSpec(
-            n_in=int(n_in), n_hidden=self.n_hidden, n_out=int(n_out),
-            n_samples=self.chunk_size, batch_size=self.batch_size, n_steps=self.n_steps,
-            dt_ms=float(self.dt_ms), tau_mem=float(self.tau_mem), tau_syn=float(self.tau_syn),
-            tau_out=float(self.tau_out), theta=float(self.theta),
-            logit_scale=float(self.logit_scale), surrogate=self.surrogate,
-            gamma=float(self.gamma), beta_sg=float(self.surrogate_beta), loss="ce", feedback=self.feedback,
-            optimizer=self.optimizer, n_exc=self.n_exc,
-            nonnegative_input=bool(self.nonnegative_input),
-            weight_noise=self.weight_noise > 0,
+            **self.parameters(EpropParameters), n_in=int(n_in), n_out=int(n_out),
+            n_samples=self.chunk_size, beta_sg=float(self.surrogate_beta), loss="ce",
+            n_exc=self.n_exc, weight_noise=self.weight_noise > 0,
         ).validate()
 
 
@@ -274,38 +254,23 @@ class EIRatioProtocol(ImageProtocol):
     name = PROTOCOL
     evaluate_initial = True
 
+    STREAMS = {"weights": (_WEIGHT_STREAM,), "training_order": (_ORDER_STREAM, "epoch"),
+               "weight_noise": (_NOISE_STREAM, "epoch", "chunk")}
+
     def __init__(self, cfg: EIRatioConfig, data=None, n_classes: int = 10):
-        self.cfg = cfg.validate()
-        if data is None:
-            data = load_data(cfg)
-        x_train, self.y_train, x_eval, self.y_eval = (np.asarray(a) for a in data)
-        self.n_in = x_train.shape[1]
-        self.n_classes = n_classes
-        self.steps_train = spike_steps(cfg, x_train)
-        self.steps_eval = spike_steps(cfg, x_eval)
+        super().__init__(cfg, data, n_classes)
+        self.steps_train = spike_steps(cfg, self.x_train)
+        self.steps_eval = spike_steps(cfg, self.x_eval)
         self.spec = cfg.spec(self.n_in, n_classes)
-        self.net = None
-        self.handle = None
         self._analysis = None
-        # Only samples of the first evaluation chunk are recorded, and only real ones.
-        self.n_analysis = min(cfg.analysis_samples, len(self.y_eval), cfg.chunk_size)
 
     # -- sizes and schedule ----------------------------------------------------------------
     @property
     def batches_per_epoch(self) -> int:
         return -(-self.n_train // self.cfg.batch_size)
 
-    def seeds(self) -> dict:
-        return {"seed": self.cfg.seed, "weights": [self.cfg.seed, _WEIGHT_STREAM],
-                "training_order": [self.cfg.seed, _ORDER_STREAM, "epoch"],
-                "weight_noise": [self.cfg.seed, _NOISE_STREAM, "epoch", "chunk"],
-                "data_split": 0}
-
     def learning_rate(self, epoch: int) -> float:
         return self.cfg.learning_rate * math.exp(-self.cfg.lr_decay * epoch)
-
-    def train_order(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng((self.cfg.seed, _ORDER_STREAM, epoch)).permutation(self.n_train)
 
     # -- the network ------------------------------------------------------------------------
     def compile(self):
@@ -483,15 +448,7 @@ def summarise(metrics: list, last: int = 3) -> dict:
     return out
 
 
-def run(cfg: EIRatioConfig, root, *, run_id: str | None = None, resume: bool = False,
-        progress: bool = True, data=None):
-    """Train one configuration; returns ``(RunFolder, final TrainingState)``.
-
-    ``resume=True`` continues the run in ``root/ei_ratio/run_id`` if it has a checkpoint
-    (and starts it otherwise)."""
-    folder, _, state = train(EIRatioProtocol(cfg, data=data), root, run_id=run_id,
-                             resume=resume, progress=progress, label=_run_label(cfg))
-    return folder, state
+run = runner(EIRatioProtocol, lambda cfg: f"{cfg.dataset}-e{cfg.e_fraction:g}-s{cfg.seed}")
 
 
 #: The paper's two sweeps, per preset: E fraction x initial input scale (which sets the
@@ -525,10 +482,6 @@ def sweep(cfg: EIRatioConfig, kind: str, name: str, root="results", **options):
     if "axes" in options:
         options["axes"] = tuple(dict(options["axes"]).items())
     return protocol_sweep(cfg, SWEEPS[kind], run, summarise, name, root, **options)
-
-
-def _run_label(cfg: EIRatioConfig) -> str:
-    return f"{cfg.dataset}-e{cfg.e_fraction:g}-s{cfg.seed}"
 
 
 # ======================================================================================

@@ -43,9 +43,9 @@ from typing import ClassVar
 import numpy as np
 
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
-                                  is_number, load_image_splits, run_and_report, train)
-from models.eprop_voting import (VotingSpec, bernoulli_bits, build_voting_network,
-                                 initial_state, tau_from_decay)
+                                  is_number, run_and_report, train)
+from models.eprop_voting import (VotingParameters, VotingSpec, bernoulli_bits,
+                                 build_voting_network, initial_state, tau_from_decay)
 
 __all__ = ["STUDIES", "NeuronParamConfig", "make_config", "NeuronParamProtocol",
            "run", "noise_robustness", "add_arguments", "main", "summarise", "predictions",
@@ -77,8 +77,10 @@ STUDIES = {
 
 
 @dataclass(frozen=True)
-class NeuronParamConfig(RunConfig):
-    """Every parameter of a PLIF or STL run.
+class NeuronParamConfig(RunConfig, VotingParameters):
+    """Every parameter of a PLIF or STL run: the network's fields and defaults are
+    :class:`models.eprop_voting.VotingParameters`' (but ``weight_decay``), the run's
+    :class:`~experiments.protocol.RunConfig`'s.
 
     Study and condition: ``study`` ('plif', 'stl'), ``condition`` (plif: 'plif', 'lif';
     stl: 'stl', 'sl', 'tl').
@@ -97,22 +99,14 @@ class NeuronParamConfig(RunConfig):
     """
 
     epochs: int = 5
+    weight_decay: float = 1e-6
     study: str = "plif"
     condition: str = "plif"
-    n_hidden: int = 800
-    n_vote: int = 10
-    n_steps: int = 8
-    dt_ms: float = 1.0
-    tau: float = 2.0
     tau_per: str = "layer"
-    theta: float = 1.0
-    encoding: str = "current"
     init_scale: float = 2.0
     learning_rate: float = 1e-3
     lr_schedule: str = "cosine"
     lr_decay: float = 0.0
-    batch_size: int = 32
-    weight_decay: float = 1e-6
     chunk_batches: int = 32
     noise_sigmas: tuple = (0.1, 0.2, 0.3, 0.4, 0.5)
     salt_pepper: tuple = (0.05, 0.1, 0.2, 0.3)
@@ -162,18 +156,10 @@ class NeuronParamConfig(RunConfig):
         if not is_number(self.theta) or self.theta <= 0:
             fail(f"theta: the initial threshold must be a positive number (PLIF uses 1, "
                  f"STL 2), got {self.theta!r}.")
-        for name in ("n_hidden", "n_vote", "n_steps", "batch_size", "chunk_batches"):
-            value = getattr(self, name)
-            if not is_integer(value) or value < 1:
-                fail(f"{name}: must be a positive integer, got {value!r}.")
-        for name in ("dt_ms", "init_scale"):
-            value = getattr(self, name)
-            if not is_number(value) or value <= 0:
-                fail(f"{name}: must be a positive number, got {value!r}.")
-        for name in ("learning_rate", "lr_decay", "weight_decay"):
-            value = getattr(self, name)
-            if not is_number(value) or value < 0:
-                fail(f"{name}: must be a number >= 0, got {value!r}.")
+        self._require(("n_hidden", "n_vote", "n_steps", "batch_size", "chunk_batches"),
+                      "positive_int")
+        self._require(("dt_ms", "init_scale"), "positive")
+        self._require(("learning_rate", "lr_decay", "weight_decay"), "nonnegative")
         for name, allowed in (("tau_per", ("layer", "neuron")),
                               ("lr_schedule", ("cosine", "exponential")),
                               ("encoding", ("current", "bernoulli"))):
@@ -197,13 +183,10 @@ class NeuronParamConfig(RunConfig):
         every condition of the study: they differ in :attr:`learns`, set per run)."""
         learns = STUDIES[self.study]["learns"]
         return VotingSpec(
-            n_in=int(n_in), n_hidden=self.n_hidden, n_classes=int(n_classes),
-            n_samples=self.chunk_size, batch_size=self.batch_size, n_vote=self.n_vote,
-            n_steps=self.n_steps, dt_ms=float(self.dt_ms), neuron=STUDIES[self.study]["neuron"],
-            tau=float(self.tau), theta=float(self.theta), encoding=self.encoding,
+            **self.parameters(VotingParameters), n_in=int(n_in), n_classes=int(n_classes),
+            n_samples=self.chunk_size, neuron=STUDIES[self.study]["neuron"],
             learn_weights=True, learn_tau=self.tau_per if "tau" in learns else None,
             learn_theta="theta" in learns, optimizer="adam",
-            weight_decay=float(self.weight_decay),
         ).validate()
 
 
@@ -272,35 +255,22 @@ class NeuronParamProtocol(ImageProtocol):
     refused, when created; :meth:`compile` builds the network once)."""
 
     evaluate_initial = True
+    STREAMS = {"weights": (_WEIGHT_STREAM,), "training_order": (_ORDER_STREAM, "epoch"),
+               "bernoulli_train": (_TRAIN_SPIKES, "epoch", "chunk"),
+               "bernoulli_eval": (_EVAL_SPIKES, "first sample"),
+               "input_noise": (_NOISE_STREAM,)}
+    IMAGE_DTYPE = np.float32
 
     def __init__(self, cfg: NeuronParamConfig, data=None, n_classes: int = 10):
-        self.cfg = cfg.validate()
+        super().__init__(cfg, data, n_classes)
         self.name = cfg.study
-        if data is None:
-            data = load_image_splits(cfg)
-        x_train, self.y_train, x_eval, self.y_eval = (np.asarray(a) for a in data)
-        self.x_train = x_train.astype(np.float32)
-        self.x_eval = x_eval.astype(np.float32)
-        self.n_in = x_train.shape[1]
-        self.n_classes = n_classes
         self.spec = cfg.spec(self.n_in, n_classes)
-        self.net = None
-        self.handle = None
         self._analysis = None
         self._eval_images = None
-        self.n_analysis = min(cfg.analysis_samples, len(self.y_eval), cfg.chunk_size)
 
     @property
     def batches_per_epoch(self) -> int:
         return -(-self.n_train // self.cfg.batch_size)
-
-    def seeds(self) -> dict:
-        s = self.cfg.seed
-        return {"seed": s, "weights": [s, _WEIGHT_STREAM],
-                "training_order": [s, _ORDER_STREAM, "epoch"],
-                "bernoulli_train": [s, _TRAIN_SPIKES, "epoch", "chunk"],
-                "bernoulli_eval": [s, _EVAL_SPIKES, "first sample"],
-                "input_noise": [s, _NOISE_STREAM], "data_split": 0}
 
     def learning_rate(self, epoch: int, chunk: int = 0) -> float:
         """Learning rate of a chunk (the schedule of ``lr_schedule``)."""
@@ -310,9 +280,6 @@ class NeuronParamProtocol(ImageProtocol):
         chunks = -(-self.n_train // cfg.chunk_size)
         progress = (epoch + chunk / chunks) / max(cfg.epochs, 1)
         return cfg.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-    def train_order(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng((self.cfg.seed, _ORDER_STREAM, epoch)).permutation(self.n_train)
 
     # -- the network ------------------------------------------------------------------------
     def compile(self):

@@ -30,7 +30,7 @@ from runs import RunFolder
 
 __all__ = ["ConfigurationError", "RunConfig", "TrainingProtocol", "ImageProtocol",
            "is_integer", "is_number", "load_image_splits", "open_run", "train",
-           "device_description", "run_and_report"]
+           "device_description", "runner", "run_and_report"]
 
 
 class ConfigurationError(ValueError):
@@ -169,6 +169,14 @@ class RunConfig:
                                          f"{getattr(cfg, name)} run, not {value}.")
         return cfg
 
+    def parameters(self, base) -> dict:
+        """The values of the fields of ``base``, a network's parameters class that this
+        configuration derives from, to build its spec; ``float`` and ``bool`` fields as
+        such (a stored or given 10 is the network's 10.0)."""
+        cast = {"float": float, "bool": bool}
+        return {f.name: cast.get(getattr(f.type, "__name__", f.type), lambda v: v)(
+            getattr(self, f.name)) for f in fields(base)}
+
     # -- checking ------------------------------------------------------------------------
     def validate(self):
         """Check every field; raise :class:`ConfigurationError` naming the field and the
@@ -179,6 +187,17 @@ class RunConfig:
 
     def check(self) -> None:
         """The protocol's own checks (raise :class:`ConfigurationError`)."""
+
+    def _require(self, names, kind: str, text: str | None = None) -> None:
+        """Raise :class:`ConfigurationError` for the first field of ``names`` that is
+        not of ``kind`` ('positive_int', 'nonnegative_int', 'positive', 'nonnegative':
+        see :data:`_KINDS`): ``"<name>: <text>, got <value>."``, ``text`` defaulting to
+        the kind's."""
+        test, default = _KINDS[kind]
+        for name in (names,) if isinstance(names, str) else names:
+            value = getattr(self, name)
+            if not test(value):
+                _fail(f"{name}: {text or default}, got {value!r}.")
 
     def _check_run_fields(self) -> None:
         from experiments.datasets import KNOWN_DATASETS
@@ -193,10 +212,8 @@ class RunConfig:
         if self.dataset not in KNOWN_DATASETS:
             fail(f"dataset: unknown dataset {self.dataset!r}; choose one of "
                  f"{', '.join(KNOWN_DATASETS)}.")
-        for name in ("epochs", "seed", "validation", "test", "analysis_samples"):
-            value = getattr(self, name)
-            if not is_integer(value) or value < 0:
-                fail(f"{name}: must be an integer >= 0, got {value!r}.")
+        self._require(("epochs", "seed", "validation", "test", "analysis_samples"),
+                      "nonnegative_int")
         for name in ("train_samples", "eval_samples"):
             value = getattr(self, name)
             if value is not None and (not is_integer(value) or value < 1):
@@ -280,6 +297,15 @@ def _fail(message: str):
     raise ConfigurationError(message)
 
 
+#: What :meth:`RunConfig._require` checks: ``{kind: (test, message)}``.
+_KINDS = {
+    "positive_int": (lambda v: is_integer(v) and v >= 1, "must be a positive integer"),
+    "nonnegative_int": (lambda v: is_integer(v) and v >= 0, "must be an integer >= 0"),
+    "positive": (lambda v: is_number(v) and v > 0, "must be a positive number"),
+    "nonnegative": (lambda v: is_number(v) and v >= 0, "must be a number >= 0"),
+}
+
+
 # ======================================================================================
 # What the trainer calls on a protocol
 # ======================================================================================
@@ -329,10 +355,51 @@ class TrainingProtocol(Protocol):
 
 
 class ImageProtocol:
-    """The schedule every image-classification protocol derives from its configuration
-    (``cfg.epochs``, ``cfg.chunk_size``, ``cfg.eval_split``) and its label arrays
-    (``y_train``, ``y_eval``): the engine's ``n_epochs``, ``chunk_size``, ``n_train``,
-    ``n_eval`` and ``eval_split``."""
+    """What every image-classification protocol does alike: check the configuration and
+    load the images when created (so bad data fails before anything is compiled), the
+    schedule it derives from its configuration (``cfg.epochs``, ``cfg.chunk_size``,
+    ``cfg.eval_split``) and its label arrays (``y_train``, ``y_eval``) -- the engine's
+    ``n_epochs``, ``chunk_size``, ``n_train``, ``n_eval`` and ``eval_split`` -- and the
+    random streams (:attr:`STREAMS`, stored by :meth:`seeds`) and the training order, a
+    permutation drawn from the stream 'training_order'.
+
+    ``data``: ``(x_train, y_train, x_eval, y_eval)`` instead of loading ``cfg.dataset``
+    (:func:`load_image_splits`); the images are kept as ``IMAGE_DTYPE`` (``None``: as
+    given). ``n_classes``: size of the output layer.
+    """
+
+    #: The run's random streams, ``{name: (stream, what else seeds it, ...)}`` (numpy
+    #: generators seeded by ``(seed, stream, ...)``), or a text where a stream is not
+    #: numpy's; ``'training_order'`` draws :meth:`train_order`.
+    STREAMS: ClassVar[dict] = {"training_order": (1, "epoch")}
+    #: The type the images are kept in (``None``: as loaded).
+    IMAGE_DTYPE: ClassVar[type | None] = None
+
+    def __init__(self, cfg, data=None, n_classes: int = 10):
+        self.cfg = cfg.validate()
+        if data is None:
+            data = load_image_splits(cfg)
+        x_train, self.y_train, x_eval, self.y_eval = (np.asarray(a) for a in data)
+        if self.IMAGE_DTYPE is not None:
+            x_train, x_eval = x_train.astype(self.IMAGE_DTYPE), x_eval.astype(self.IMAGE_DTYPE)
+        self.x_train, self.x_eval = x_train, x_eval
+        self.n_in = x_train.shape[1]
+        self.n_classes = n_classes
+        self.net = None
+        self.handle = None
+        # Only samples of the first evaluation chunk are recorded, and only real ones.
+        self.n_analysis = min(cfg.analysis_samples, len(self.y_eval), cfg.chunk_size)
+
+    def seeds(self) -> dict:
+        s = self.cfg.seed
+        return {"seed": s,
+                **{name: [s, *parts] if isinstance(parts, tuple) else parts
+                   for name, parts in self.STREAMS.items()},
+                "data_split": 0}
+
+    def train_order(self, epoch: int) -> np.ndarray:
+        stream = self.STREAMS["training_order"][0]
+        return np.random.default_rng((self.cfg.seed, stream, epoch)).permutation(self.n_train)
 
     @property
     def n_epochs(self) -> int:
@@ -457,6 +524,24 @@ def train(protocol, root, *, run_id=None, resume=False, progress=True, label="",
                                label=label, stored=stored)
     trainer = Trainer(protocol, folder, progress=progress)
     return folder, trainer, trainer.run(resume=started)
+
+
+def runner(protocol_class, label):
+    """The ``run(cfg, root, *, run_id=None, resume=False, progress=True, data=None)`` of a
+    protocol: train one configuration with ``protocol_class(cfg, data=data)`` (``data``:
+    ``(x_train, y_train, x_eval, y_eval)`` instead of loading the data set) in a new
+    folder named after ``label(cfg)``, or with ``resume=True`` continue the run in
+    ``root/<protocol>/run_id`` (from its checkpoint, if it has one); ``run`` returns
+    ``(RunFolder, final TrainingState)``."""
+    def run(cfg, root, *, run_id: str | None = None, resume: bool = False,
+            progress: bool = True, data=None):
+        """Train one configuration; returns ``(RunFolder, final TrainingState)``.
+        ``resume=True`` continues the run in ``root/<protocol>/run_id``."""
+        folder, _, state = train(protocol_class(cfg, data=data), root, run_id=run_id,
+                                 resume=resume, progress=progress, label=label(cfg))
+        return folder, state
+
+    return run
 
 
 def run_and_report(run, summarise, cfg: RunConfig, root, run_id, args, keys) -> int:

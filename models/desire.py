@@ -87,7 +87,8 @@ from brian2 import (
 )
 
 from models.devices import use_source_queues
-from models.network import BOUNDARY, SAMPLE_START, STEP, SampledNetwork, schedule, set_clock
+from models.network import (BOUNDARY, SAMPLE_START, STEP, SampledNetwork, schedule, set_clock,
+                            zero_at_sample_start)
 from models.neurons import get_neuron_model
 from models.populations import layer
 
@@ -266,22 +267,11 @@ F1 += (1 - decay**{STEP}) / (1 - decay)
 # Every step, after the learning at a boundary: reset for a new sample; the constant
 # input of dense pixels (injected into I_ext and I1 at step 0, see INPUT_UPDATE) is
 # complete from step 1.
-LAYER_STEP = f"""
-v *= int({STEP} != 0)
-n_spikes *= int({STEP} != 0)
-R *= int({STEP} != 0)
-A *= int({STEP} != 0)
-F0 *= int({STEP} != 0)
-F1 *= int({STEP} != 0)
-d *= int({STEP} != 0)
-I_ext += I1 * int({STEP} == 1)
-"""
+LAYER_STEP = ("\n" + zero_at_sample_start("v", "n_spikes", "R", "A", "F0", "F1", "d")
+              + f"I_ext += I1 * int({STEP} == 1)\n")
 # Cleared at a boundary before the injection (in the desire code of the first layer
 # above the input, which runs just before the input layer's update pathway).
-CLEAR_CONSTANT_INPUT = f"""
-I_ext *= int({STEP} != 0)
-I1 *= int({STEP} != 0)
-"""
+CLEAR_CONSTANT_INPUT = "\n" + zero_at_sample_start("I_ext", "I1")
 
 # Desires. They are computed every step but consumed only at the sample boundary, where
 # they are final (d is summed only there): cheaper than an event (three code objects).

@@ -87,9 +87,9 @@ from brian2 import EventMonitor, Network, NeuronGroup, Synapses, TimedArray
 
 from models.devices import use_source_queues
 from models.network import (BATCH_END, ENDED, ENDED_START, SAMPLE_START, STEP, SpecNetwork,
-                            schedule, set_clock)
+                            schedule, set_clock, zero_at_sample_start)
 
-__all__ = ["EpropSpec", "EpropNetwork", "build_eprop_network", "check_dynamic_range",
+__all__ = ["EpropParameters", "EpropSpec", "EpropNetwork", "build_eprop_network", "check_dynamic_range",
            "SURROGATES", "LOSSES", "OPTIMIZERS", "FEEDBACK", "batch_schedule"]
 
 SURROGATES = ("pwl", "sigmoid")
@@ -101,30 +101,23 @@ FEEDBACK = ("symmetric", "random")
 _MAX_PRECISION_LOSS = 1e-6
 
 
-@dataclass(frozen=True)
-class EpropSpec:
-    """Everything compiled into an e-prop network (sizes, dynamics, rule, optimiser).
+@dataclass(frozen=True, kw_only=True)
+class EpropParameters:
+    """The parameters of an e-prop network that do not come from the data or from how
+    the run is chunked and constrained (defaults: the E:I-ratio protocol's).
 
-    Sizes: ``n_in``, ``n_hidden``, ``n_out``; ``n_samples`` per run (the chunk) in
-    batches of ``batch_size``; ``n_steps`` per sample of ``dt_ms``.
-    Dynamics (ms): ``tau_mem`` (initial ``alpha``), ``tau_syn``, ``tau_out``; ``theta``
-    (initial threshold, the membrane is dimensionless); ``logit_scale`` (logits are
-    ``logit_scale`` times the time-summed readout).
+    ``n_hidden`` cells; ``batch_size`` samples per update; ``n_steps`` per sample of
+    ``dt_ms``. Dynamics (ms): ``tau_mem`` (initial ``alpha``), ``tau_syn``,
+    ``tau_out``; ``theta`` (initial threshold, the membrane is dimensionless);
+    ``logit_scale`` (logits are ``logit_scale`` times the time-summed readout).
     Rule: ``surrogate`` ('pwl': ``gamma * max(0, 1 - |v - theta|/theta)``, Bellec et al.;
-    'sigmoid': the derivative of ``sigmoid(beta_sg (v - theta))``), ``loss`` ('ce',
-    'mse'), ``feedback`` ('symmetric': ``B = W_out.T``; 'random': fixed ``B``),
-    ``learn_alpha``, ``learn_theta`` (per-neuron decay and threshold; weights are always
-    learned), ``optimizer`` ('sgd', 'adam' with ``adam_betas``, ``adam_eps``).
-    Constraints: ``n_exc`` (the first ``n_exc`` hidden cells are excitatory, the rest
-    inhibitory; ``None``: no sign constraint on readout weights), ``nonnegative_input``,
-    ``weight_noise`` (compile the update noise; its sigma is set per run).
+    'sigmoid': see :class:`EpropSpec`), ``feedback`` ('symmetric': ``B = W_out.T``;
+    'random': fixed ``B``), ``optimizer`` ('sgd', 'adam'). ``nonnegative_input``: input
+    weights kept >= 0.
     """
 
-    n_in: int
-    n_hidden: int
-    n_out: int
-    n_samples: int
-    batch_size: int
+    n_hidden: int = 100
+    batch_size: int = 256
     n_steps: int = 100
     dt_ms: float = 1.0
     tau_mem: float = 10.0
@@ -134,16 +127,35 @@ class EpropSpec:
     logit_scale: float = 1.0
     surrogate: str = "pwl"
     gamma: float = 0.3
+    feedback: str = "symmetric"
+    optimizer: str = "sgd"
+    nonnegative_input: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpropSpec(EpropParameters):
+    """Everything compiled into an e-prop network: its :class:`EpropParameters` and the
+    sizes that come from the data, ``n_in`` and ``n_out``, and ``n_samples`` per run (the
+    chunk, whole batches).
+
+    Rule: ``beta_sg`` (steepness of the 'sigmoid' surrogate, the derivative of
+    ``sigmoid(beta_sg (v - theta))``), ``loss`` ('ce', 'mse'), ``learn_alpha``,
+    ``learn_theta`` (per-neuron decay and threshold; weights are always learned),
+    ``adam_betas``, ``adam_eps``. Constraints: ``n_exc`` (the first ``n_exc`` hidden
+    cells are excitatory, the rest inhibitory; ``None``: no sign constraint on readout
+    weights), ``weight_noise`` (compile the update noise; its sigma is set per run).
+    """
+
+    n_in: int
+    n_out: int
+    n_samples: int
     beta_sg: float = 5.0
     loss: str = "ce"
-    feedback: str = "symmetric"
     learn_alpha: bool = False
     learn_theta: bool = False
-    optimizer: str = "sgd"
     adam_betas: tuple = (0.9, 0.999)
     adam_eps: float = 1e-8
     n_exc: int | None = None
-    nonnegative_input: bool = False
     weight_noise: bool = False
 
     @property
@@ -300,21 +312,13 @@ HIDDEN_GRADIENTS = {
     "alpha": f"g_alpha += {ENDED} * learn * l * Q_alpha\n",
     "theta": f"g_theta -= {ENDED} * learn * l * Q_theta\n",
 }
-HIDDEN_RESET_SAMPLE = f"""
-v *= int({STEP} != 0)
-I *= int({STEP} != 0)
-c *= int({STEP} != 0)
-e_alpha *= int({STEP} != 0)
-Q_theta *= int({STEP} != 0)
-Q_alpha *= int({STEP} != 0)
-Ua *= int({STEP} != 0)
-Ub *= int({STEP} != 0)
-ra = ra * int({STEP} != 0) + int({STEP} == 0)
-rb = rb * int({STEP} != 0) + int({STEP} == 0)
-Zs *= int({STEP} != 0)
-n_spk *= int({STEP} != 0)
-l *= int({STEP} != 0)
-"""
+# ra and rb restart at 1.
+HIDDEN_RESET_SAMPLE = ("\n"
+                       + zero_at_sample_start("v", "I", "c", "e_alpha", "Q_theta", "Q_alpha",
+                                              "Ua", "Ub")
+                       + f"ra = ra * int({STEP} != 0) + int({STEP} == 0)\n"
+                       + f"rb = rb * int({STEP} != 0) + int({STEP} == 0)\n"
+                       + zero_at_sample_start("Zs", "n_spk", "l"))
 
 READOUT_EQS = """
 y : 1              # leaky readout
@@ -336,11 +340,7 @@ READOUT_ERROR = f"""
 is_label = int(abs(i - label({ENDED_START})) < 0.5)
 err = {ENDED} * learn * int(label({ENDED_START}) > -0.5) * ({{error}})
 """
-READOUT_RESET_SAMPLE = f"""
-y *= int({STEP} != 0)
-Y *= int({STEP} != 0)
-Zn *= int({STEP} != 0)
-"""
+READOUT_RESET_SAMPLE = "\n" + zero_at_sample_start("y", "Y", "Zn")
 
 SYNAPSE_EQS = """
 w : 1              # weight

@@ -81,7 +81,7 @@ from models.eprop import ADAM_UPDATE, BATCH_QUANTITIES, OPTIMIZERS, SGD_UPDATE, 
 from models.network import (BATCH_END, ENDED, ENDED_START, SAMPLE_START, STEP, SpecNetwork,
                             schedule, set_clock)
 
-__all__ = ["VotingSpec", "VotingNetwork", "build_voting_network", "NEURONS", "ENCODINGS",
+__all__ = ["VotingParameters", "VotingSpec", "VotingNetwork", "build_voting_network", "NEURONS", "ENCODINGS",
            "TAU_LEARNING", "MAX_STEPS", "decay_from_tau", "tau_from_decay", "learned_layout",
            "initial_state", "bernoulli_bits"]
 
@@ -104,36 +104,48 @@ def tau_from_decay(alpha):
     return 1.0 / (1.0 - np.asarray(alpha, dtype=np.float64))
 
 
-@dataclass(frozen=True)
-class VotingSpec:
-    """Everything compiled into a voting network.
+@dataclass(frozen=True, kw_only=True)
+class VotingParameters:
+    """The parameters of a voting network that do not come from the data or the study
+    (defaults: the PLIF study's).
 
-    Sizes: ``n_in``, ``n_hidden``, ``n_classes`` with ``n_vote`` output cells each;
-    ``n_samples`` per run in batches of ``batch_size``; ``n_steps`` per sample of
-    ``dt_ms`` (time only labels the steps: the dynamics are in steps).
-    Neuron: ``neuron`` ('plif': input times ``1 - alpha``; 'lif': input unscaled), ``tau``
-    (initial ``alpha = 1 - 1/tau``, in steps, > 1), ``theta`` (initial threshold).
-    Learning (what is compiled in; :meth:`VotingNetwork.run_args` switches each part on
-    or off per run): ``learn_weights``, ``learn_tau`` (None, 'layer', 'neuron'),
-    ``learn_theta`` (per cell); ``surrogate_alpha`` (the arctan surrogate ``(a/2) / (1 + (pi a x/2)**2)``
-    of both papers, ``a = 2``); ``optimizer`` ('adam', 'sgd'), ``adam_betas``,
-    ``adam_eps``, ``weight_decay`` (L2 added to every learned parameter's gradient, as
-    ``torch.optim.Adam(weight_decay=...)`` does).
-    Input: ``encoding`` ('current' or 'bernoulli').
+    ``n_hidden`` cells, ``n_vote`` output cells per class; ``batch_size`` samples per
+    update; ``n_steps`` per sample of ``dt_ms`` (time only labels the steps: the dynamics
+    are in steps). ``tau`` (initial ``alpha = 1 - 1/tau``, in steps, > 1), ``theta``
+    (initial threshold). Input: ``encoding`` ('current' or 'bernoulli').
+    ``weight_decay``: L2 added to every learned parameter's gradient, as
+    ``torch.optim.Adam(weight_decay=...)`` does.
     """
 
-    n_in: int
-    n_hidden: int
-    n_classes: int
-    n_samples: int
-    batch_size: int
+    n_hidden: int = 800
     n_vote: int = 10
+    batch_size: int = 32
     n_steps: int = 8
     dt_ms: float = 1.0
-    neuron: str = "plif"
     tau: float = 2.0
     theta: float = 1.0
     encoding: str = "current"
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class VotingSpec(VotingParameters):
+    """Everything compiled into a voting network: its :class:`VotingParameters` and
+    what comes from the data and the study.
+
+    Sizes: ``n_in``, ``n_classes`` (each with ``n_vote`` output cells); ``n_samples`` per
+    run in whole batches. Neuron: ``neuron`` ('plif': input times ``1 - alpha``; 'lif':
+    input unscaled). Learning (what is compiled in; :meth:`VotingNetwork.run_args`
+    switches each part on or off per run): ``learn_weights``, ``learn_tau`` (None,
+    'layer', 'neuron'), ``learn_theta`` (per cell); ``surrogate_alpha`` (the arctan
+    surrogate ``(a/2) / (1 + (pi a x/2)**2)`` of both papers, ``a = 2``); ``optimizer``
+    ('adam', 'sgd'), ``adam_betas``, ``adam_eps``.
+    """
+
+    n_in: int
+    n_classes: int
+    n_samples: int
+    neuron: str = "plif"
     learn_weights: bool = True
     learn_tau: str | None = None
     learn_theta: bool = False
@@ -141,7 +153,6 @@ class VotingSpec:
     optimizer: str = "adam"
     adam_betas: tuple = (0.9, 0.999)
     adam_eps: float = 1e-8
-    weight_decay: float = 0.0
 
     @property
     def alpha(self) -> float:

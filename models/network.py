@@ -19,7 +19,7 @@ import numpy as np
 from brian2 import defaultclock, ms
 
 __all__ = ["STEP", "BOUNDARY", "ENDED", "BATCH_END", "SAMPLE_START", "ENDED_START",
-           "SampledNetwork", "SpecNetwork", "set_clock", "schedule"]
+           "SampledNetwork", "SpecNetwork", "set_clock", "schedule", "zero_at_sample_start"]
 
 #: Step within the current sample, 0 .. n_steps - 1 (an integer; a scalar in generated
 #: code, so Brian2 computes it once per code object and step).
@@ -35,6 +35,12 @@ BATCH_END = f"({ENDED} * int((timestep(t, dt) // n_steps) % batch_size == 0))"
 SAMPLE_START = f"(t - {STEP} * dt)"
 #: Start time of the sample that just ended (at its boundary).
 ENDED_START = "(t - T_sample)"
+
+
+def zero_at_sample_start(*names: str) -> str:
+    """Abstract code, one line per variable, that sets the variables ``names`` to 0 at
+    the first step of a sample and leaves them unchanged at the others."""
+    return "".join(f"{name} *= int({STEP} != 0)\n" for name in names)
 
 
 def schedule(obj, **slots) -> None:

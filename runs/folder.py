@@ -178,6 +178,12 @@ def new_run_id(label: str = "") -> str:
 # --------------------------------------------------------------------------------------
 
 
+def _member(name: str) -> property:
+    """The path of the file or folder ``name`` inside the run folder."""
+    return property(lambda folder: folder.path / name,
+                    doc=f"``<run folder>/{name}`` (a :class:`~pathlib.Path`).")
+
+
 class RunFolder:
     """One run's results directory.
 
@@ -192,25 +198,11 @@ class RunFolder:
         return f"RunFolder('{self.path}')"
 
     # -- paths ---------------------------------------------------------------------
-    @property
-    def config_path(self) -> Path:
-        return self.path / CONFIG_FILE
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / METRICS_FILE
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.path / CHECKPOINT_FILE
-
-    @property
-    def log_path(self) -> Path:
-        return self.path / LOG_FILE
-
-    @property
-    def recordings_path(self) -> Path:
-        return self.path / RECORDINGS_DIR
+    config_path = _member(CONFIG_FILE)
+    metrics_path = _member(METRICS_FILE)
+    checkpoint_path = _member(CHECKPOINT_FILE)
+    log_path = _member(LOG_FILE)
+    recordings_path = _member(RECORDINGS_DIR)
 
     @property
     def run_id(self) -> str:

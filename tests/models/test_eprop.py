@@ -90,7 +90,8 @@ def reference_gradients(spec, steps, labels, params, loss, feedback=None):
     return {k: v / len(labels) for k, v in grads.items()}, cfg, x
 
 
-CE_SPEC = EpropSpec(N_IN, N_HID, N_OUT, 4, 4, n_steps=T, tau_mem=10.0, tau_syn=5.0,
+CE_SPEC = EpropSpec(n_in=N_IN, n_hidden=N_HID, n_out=N_OUT, n_samples=4, batch_size=4,
+                    n_steps=T, tau_mem=10.0, tau_syn=5.0,
                     tau_out=8.0, logit_scale=0.3, loss="ce", learn_alpha=True,
                     learn_theta=True)
 
@@ -150,7 +151,8 @@ def test_mse_and_random_feedback_runtime(surrogate):
     """Runtime mode (numpy): squared-error loss, random feedback weights B (e-prop with
     B differs from BPTT and equals the reference's e-prop with the same B)."""
     n = 3
-    spec = EpropSpec(N_IN, N_HID, N_OUT, n, n, n_steps=20, tau_mem=12.0, tau_syn=4.0,
+    spec = EpropSpec(n_in=N_IN, n_hidden=N_HID, n_out=N_OUT, n_samples=n, batch_size=n,
+                     n_steps=20, tau_mem=12.0, tau_syn=4.0,
                      tau_out=6.0, logit_scale=0.2, loss="mse", feedback="random",
                      surrogate=surrogate, learn_alpha=True, learn_theta=True)
     select_device("runtime")
@@ -175,7 +177,8 @@ def test_mse_and_random_feedback_runtime(surrogate):
 def test_equal_time_constants_runtime():
     """tau_mem = tau_syn (the paper's released script): the kernel is (n + 1) alpha**n."""
     n = 3
-    spec = EpropSpec(N_IN, N_HID, N_OUT, n, n, n_steps=30, tau_mem=5.0, tau_syn=5.0,
+    spec = EpropSpec(n_in=N_IN, n_hidden=N_HID, n_out=N_OUT, n_samples=n, batch_size=n,
+                     n_steps=30, tau_mem=5.0, tau_syn=5.0,
                      tau_out=10.0, logit_scale=0.5, loss="ce", learn_theta=True)
     assert spec.equal_decays
     select_device("runtime")
@@ -225,7 +228,8 @@ def test_batches_and_chunks_match_numpy_training(optimizer):
     """Two runs of two batches of 3 samples, state carried between runs: weights after
     every run equal numpy training with the same gradients, noise and projections."""
     n_run, batch = 6, 3
-    spec = EpropSpec(N_IN, N_HID, N_OUT, n_run, batch, n_steps=20, tau_mem=10.0, tau_syn=5.0,
+    spec = EpropSpec(n_in=N_IN, n_hidden=N_HID, n_out=N_OUT, n_samples=n_run, batch_size=batch,
+                     n_steps=20, tau_mem=10.0, tau_syn=5.0,
                      tau_out=8.0, logit_scale=0.3, loss="ce", optimizer=optimizer, n_exc=4,
                      nonnegative_input=True, weight_noise=True)
     select_device("runtime")

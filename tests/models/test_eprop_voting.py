@@ -93,12 +93,14 @@ def expected_changes(spec, params, a, labels, train=None):
 
 
 SPECS = {
-    "plif_current_neuron_tau": VotingSpec(N_IN, N_HID, N_CLASSES, 4, 4, n_vote=N_VOTE,
+    "plif_current_neuron_tau": VotingSpec(n_in=N_IN, n_hidden=N_HID, n_classes=N_CLASSES,
+                                          n_samples=4, batch_size=4, n_vote=N_VOTE,
                                           n_steps=T, neuron="plif", encoding="current",
                                           learn_tau="neuron", learn_theta=True,
                                           optimizer="sgd"),
     # With L2 weight decay: the step is the gradient plus weight_decay times the value.
-    "lif_bernoulli_layer_tau": VotingSpec(N_IN, N_HID, N_CLASSES, 4, 4, n_vote=N_VOTE,
+    "lif_bernoulli_layer_tau": VotingSpec(n_in=N_IN, n_hidden=N_HID, n_classes=N_CLASSES,
+                                          n_samples=4, batch_size=4, n_vote=N_VOTE,
                                           n_steps=T, neuron="lif", encoding="bernoulli",
                                           learn_tau="layer", learn_theta=True,
                                           optimizer="sgd", weight_decay=0.03),
