@@ -41,7 +41,7 @@ After the sample, with spike counts ``c`` and ``N* = T - error_margin``:
   ``r_j`` the postsynaptic layer *received* (one step late for layers above the first
   hidden one, unscaled by dropout), including the spike received in step ``t`` itself
   (the reference code updates the trace before pairing it with the postsynaptic spike;
-  tests/desire_reference.py pins this), and ``lr = 1e-5 * exp(-0.04 epoch)``, epochs
+  tests/references/desire.py pins this), and ``lr = 1e-5 * exp(-0.04 epoch)``, epochs
   counted from 0; no clipping, no weight decay.
 
 Weights start Kaiming-normal (std ``sqrt(2/fan_in)``), there are no biases. A sample is

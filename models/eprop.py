@@ -30,7 +30,7 @@ The gradient, exactly
 ---------------------
 With no recurrence and the reset ``c`` kept out of the gradient, e-prop with the readout
 filter applied to the eligibility traces is the surrogate-gradient BPTT gradient
-(tests/eprop_reference.py derives it; tests/test_eprop_engine.py checks this network
+(tests/references/eprop.py derives it; tests/models/test_eprop.py checks this network
 against an independent numpy BPTT). With the learning signal ``l_j = sum_k B_jk g_k``
 (``B = W_out.T`` or fixed random feedback weights), ``G(t) = sum_{t' >= t} kappa**(t'-t)``
 and the surrogate ``psi_j[t]``, write ``q_j[t] = G(t) psi_j[t]``; then::

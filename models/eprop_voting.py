@@ -48,8 +48,8 @@ gradients, from the output backwards, in one pass over each synapse::
     dL/dalpha_j = sum_t delta_j[t] (V_j[t-1] - X_j[t])     (PLIF; V_j[t-1] for LIF)
     dL/dw       = -k (1 - k) dL/dalpha                 (summed over the layer when shared)
 
-These are the surrogate-gradient BPTT gradients of the network (tests/voting_reference.py
-derives them independently; tests/test_eprop_voting.py checks the engine against it).
+These are the surrogate-gradient BPTT gradients of the network (tests/references/voting.py
+derives them independently; tests/models/test_eprop_voting.py checks the engine against it).
 Per synapse the work is one pass per sample over the synapses of inputs that were
 active, not one per step. The papers' convolutional front ends, batch normalisation and
 dropout are not part of this fully connected network.
