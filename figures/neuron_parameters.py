@@ -26,6 +26,7 @@ from figures.registry import Figure, draw_figures
 
 __all__ = [
     "Study",
+    "STUDY_API",
     "CONDITIONS",
     "THRESHOLD_CONDITIONS",
     "TAU_CONDITIONS",
@@ -40,6 +41,10 @@ __all__ = [
     "title_data",
     "draw_accuracy",
 ]
+
+#: What each study's figure module (figures.plif, figures.stl) offers.
+STUDY_API = ("STUDY", "NAMES", "FIGURES", "LAYERS", "NotARunError", "load_runs",
+             "plotted_values", "skip_reason", "figure_accuracy", "load", "make")
 
 #: Conditions of each study, in the order the figures list them, and those that learn
 #: the thresholds or the membrane time constant (from the protocol's own table).

@@ -42,21 +42,7 @@ from figures import neuron_parameters as common
 from figures.neuron_parameters import NotARunError, number
 from figures.registry import Figure
 
-__all__ = [
-    "STUDY",
-    "NAMES",
-    "FIGURES",
-    "LAYERS",
-    "NotARunError",
-    "load_runs",
-    "plotted_values",
-    "skip_reason",
-    "figure_accuracy",
-    "figure_tau",
-    "PLIF",
-    "load",
-    "make",
-]
+__all__ = [*common.STUDY_API, "figure_tau", "PLIF"]
 
 STUDY = "plif"
 NAMES = ("accuracy", "tau")

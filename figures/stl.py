@@ -54,26 +54,8 @@ from figures import neuron_parameters as common
 from figures.neuron_parameters import NotARunError, number
 from figures.registry import Figure
 
-__all__ = [
-    "STUDY",
-    "NAMES",
-    "FIGURES",
-    "LAYERS",
-    "NOISE_KINDS",
-    "CONDITION_COLOURS",
-    "NotARunError",
-    "load_runs",
-    "plotted_values",
-    "skip_reason",
-    "figure_accuracy",
-    "figure_thresholds",
-    "figure_rates",
-    "figure_noise",
-    "figure_synops",
-    "STL",
-    "load",
-    "make",
-]
+__all__ = [*common.STUDY_API, "NOISE_KINDS", "CONDITION_COLOURS", "figure_thresholds",
+           "figure_rates", "figure_noise", "figure_synops", "STL"]
 
 STUDY = "stl"
 NAMES = ("accuracy", "thresholds", "rates", "noise", "synops")

@@ -7,8 +7,8 @@ wrong update order, wrong fixed point, wrong sign.
 import numpy as np
 import pytest
 from brian2 import (
-    Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, TimedArray, mV, ms, prefs,
-    second, set_device, start_scope,
+    Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, TimedArray, mV, ms, second,
+    start_scope,
 )
 
 from models.neurons import neuron_parameters
@@ -16,12 +16,7 @@ from models.populations import layer
 from models.synapses import synapses
 
 
-@pytest.fixture(autouse=True)
-def runtime_numpy():
-    set_device("runtime")
-    prefs.codegen.target = "numpy"
-    start_scope()
-    yield
+pytestmark = pytest.mark.usefixtures("runtime_numpy")
 
 
 def isi_closed_form(tau, drive, v_rest, v_reset, v_th):

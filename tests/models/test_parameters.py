@@ -3,19 +3,14 @@ a wrong value stops with a ValueError that names it; every default validates.
 """
 
 import pytest
-from brian2 import Network, mV, ms, prefs, set_device, start_scope
+from brian2 import Network, mV, ms, start_scope
 
 from models.neurons import NEURON_MODELS
 from models.populations import ei_population, layer
 from models.synapses import SYNAPSE_PARTS, synapse_parameters
 
 
-@pytest.fixture(autouse=True)
-def runtime_numpy():
-    set_device("runtime")
-    prefs.codegen.target = "numpy"
-    start_scope()
-    yield
+pytestmark = pytest.mark.usefixtures("runtime_numpy")
 
 
 # --- bad input --------------------------------------------------------------

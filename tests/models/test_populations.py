@@ -5,19 +5,14 @@ Each test would fail if the model it covers were wrong: wrong count, wrong sign.
 
 import numpy as np
 import pytest
-from brian2 import Network, mV, ms, prefs, set_device, start_scope
+from brian2 import Network, mV, ms
 
 from models.populations import (
     connect_dale, ei_population, install_dale_projection, layer, n_excitatory,
 )
 
 
-@pytest.fixture(autouse=True)
-def runtime_numpy():
-    set_device("runtime")
-    prefs.codegen.target = "numpy"
-    start_scope()
-    yield
+pytestmark = pytest.mark.usefixtures("runtime_numpy")
 
 
 # --- populations and Dale's law --------------------------------------------

@@ -6,20 +6,12 @@ wrong update order, wrong fixed point, wrong sign.
 
 import numpy as np
 import pytest
-from brian2 import (
-    Network, NeuronGroup, SpikeGeneratorGroup, StateMonitor, ms, prefs, set_device,
-    start_scope,
-)
+from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, StateMonitor, ms, start_scope
 
 from models.synapses import synapse_parameters, synapses, tm_steady_state
 
 
-@pytest.fixture(autouse=True)
-def runtime_numpy():
-    set_device("runtime")
-    prefs.codegen.target = "numpy"
-    start_scope()
-    yield
+pytestmark = pytest.mark.usefixtures("runtime_numpy")
 
 
 # --- Tsodyks-Markram short-term plasticity ---------------------------------
