@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import math
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -401,25 +402,12 @@ class ImageProtocol:
         stream = self.STREAMS["training_order"][0]
         return np.random.default_rng((self.cfg.seed, stream, epoch)).permutation(self.n_train)
 
-    @property
-    def n_epochs(self) -> int:
-        return self.cfg.epochs
-
-    @property
-    def chunk_size(self) -> int:
-        return self.cfg.chunk_size
-
-    @property
-    def n_train(self) -> int:
-        return len(self.y_train)
-
-    @property
-    def n_eval(self) -> int:
-        return len(self.y_eval)
-
-    @property
-    def eval_split(self) -> str:
-        return self.cfg.eval_split
+    # The engine's schedule: the configuration's, and the sizes of the label arrays.
+    n_epochs = property(attrgetter("cfg.epochs"))
+    chunk_size = property(attrgetter("cfg.chunk_size"))
+    eval_split = property(attrgetter("cfg.eval_split"))
+    n_train = property(lambda self: len(self.y_train))
+    n_eval = property(lambda self: len(self.y_eval))
 
 
 def load_image_splits(cfg):

@@ -373,11 +373,17 @@ def figure_rate(records):
     return fig
 
 
+def _one_panel(name: str, records):
+    """What the one-panel figure ``name`` draws (per E fraction), a colour per E
+    fraction, and its figure and axes."""
+    data = _drawable(name, records)
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    return data, _e_colours(data), fig, ax
+
+
 def figure_noise(records):
     """Final accuracy against the weight-noise sigma, one line per E fraction."""
-    lines = _drawable("noise", records)
-    colours = _e_colours(lines)
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    lines, colours, fig, ax = _one_panel("noise", records)
     for e, line in lines.items():
         ax.errorbar(line["sigma"], line["mean"], yerr=line["sd"], fmt="o-", ms=4, capsize=3,
                     color=colours[e], label=_e_label(e))
@@ -453,9 +459,7 @@ def figure_van_rossum(records):
 
 def figure_exc_spikes(records):
     """Percent of hidden spikes from E cells against hidden spikes per sample."""
-    points = _drawable("exc_spikes", records)
-    colours = _e_colours(points)
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    points, colours, fig, ax = _one_panel("exc_spikes", records)
     for e, pts in points.items():
         xs, ys = np.array(pts, dtype=float).T
         ax.scatter(xs, ys, s=24, color=colours[e], zorder=3, label=_e_label(e))

@@ -86,7 +86,7 @@ import numpy as np
 from brian2 import EventMonitor, Network, NeuronGroup, Synapses, TimedArray
 
 from models.devices import use_source_queues
-from models.network import (BATCH_END, ENDED, ENDED_START, SAMPLE_START, STEP, SpecNetwork,
+from models.network import (BATCH_END, ENDED, ENDED_START, SAMPLE_START, STEP, BatchedNetwork,
                             schedule, set_clock, zero_at_sample_start)
 
 __all__ = ["EpropParameters", "EpropSpec", "EpropNetwork", "build_eprop_network", "check_dynamic_range",
@@ -435,7 +435,7 @@ def _update_code(spec: EpropSpec, p: str, g: str, m: str, s: str, lr: str = "lr"
 
 
 @dataclass
-class EpropNetwork(SpecNetwork):
+class EpropNetwork(BatchedNetwork):
     """Brian2 objects of an e-prop network compiled for ``spec.n_samples`` samples.
 
     ``w_in`` is ``W_in[j, i]`` stored by presynaptic neuron (synapse ``k`` is
@@ -446,16 +446,8 @@ class EpropNetwork(SpecNetwork):
     """
 
     spec: EpropSpec
-    network: Network
-    inp: NeuronGroup
-    hidden: NeuronGroup
     readout: NeuronGroup
-    syn_in: Synapses
-    syn_out: Synapses
     step_in: TimedArray
-    label: TimedArray
-    batch_count: TimedArray
-    adam_step: TimedArray
     noise: dict = field(default_factory=dict)
     counts: EventMonitor | None = None
     outputs: EventMonitor | None = None
@@ -695,6 +687,7 @@ def build_eprop_network(spec: EpropSpec, name: str = "eprop") -> EpropNetwork:
                               name=f"{name}_rec_spikes")
     objects += [counts, outputs, rec_spikes]
     net = Network(*objects, name=name)
-    return EpropNetwork(spec, net, inp, hidden, readout, syn_in, syn_out, step_in, label,
-                        batch_count, adam_step, noise=noise, counts=counts, outputs=outputs,
-                        rec_spikes=rec_spikes)
+    return EpropNetwork(spec=spec, network=net, inp=inp, hidden=hidden, syn_in=syn_in,
+                        syn_out=syn_out, label=label, batch_count=batch_count,
+                        adam_step=adam_step, readout=readout, step_in=step_in, noise=noise,
+                        counts=counts, outputs=outputs, rec_spikes=rec_spikes)

@@ -78,7 +78,7 @@ from brian2 import EventMonitor, Network, NeuronGroup, Synapses, TimedArray
 
 from models.devices import use_source_queues
 from models.eprop import ADAM_UPDATE, BATCH_QUANTITIES, OPTIMIZERS, SGD_UPDATE, batch_schedule
-from models.network import (BATCH_END, ENDED, ENDED_START, SAMPLE_START, STEP, SpecNetwork,
+from models.network import (BATCH_END, ENDED, ENDED_START, SAMPLE_START, STEP, BatchedNetwork,
                             schedule, set_clock)
 
 __all__ = ["VotingParameters", "VotingSpec", "VotingNetwork", "build_voting_network", "NEURONS", "ENCODINGS",
@@ -342,7 +342,7 @@ def update_code(spec: VotingSpec, p: str, g: str, m: str, s: str, lr: str,
 
 
 @dataclass
-class VotingNetwork(SpecNetwork):
+class VotingNetwork(BatchedNetwork):
     """Brian2 objects of a voting network compiled for ``spec.n_samples`` samples.
 
     ``w_in`` holds ``W_in[j, i]`` at synapse ``i * n_hidden + j``; ``w_out`` holds
@@ -352,16 +352,8 @@ class VotingNetwork(SpecNetwork):
     """
 
     spec: VotingSpec
-    network: Network
-    inp: NeuronGroup
-    hidden: NeuronGroup
     output: NeuronGroup
-    syn_in: Synapses
-    syn_out: Synapses
     stim: TimedArray
-    label: TimedArray
-    batch_count: TimedArray
-    adam_step: TimedArray
     tau_params: dict = field(default_factory=dict)
     hidden_counts: EventMonitor | None = None
     output_counts: EventMonitor | None = None
@@ -678,7 +670,8 @@ def build_voting_network(spec: VotingSpec, name: str = "voting") -> VotingNetwor
                               name=f"{name}_rec_spikes")
     objects += [hidden_counts, output_counts, rec_spikes]
     net = Network(*objects, name=name)
-    return VotingNetwork(spec, net, inp, hidden, output, syn_in, syn_out, stim, label,
-                         batch_count, adam_step, tau_params=tau_params,
+    return VotingNetwork(spec=spec, network=net, inp=inp, hidden=hidden, syn_in=syn_in,
+                         syn_out=syn_out, label=label, batch_count=batch_count,
+                         adam_step=adam_step, output=output, stim=stim, tau_params=tau_params,
                          hidden_counts=hidden_counts, output_counts=output_counts,
                          rec_spikes=rec_spikes)

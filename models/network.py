@@ -15,8 +15,10 @@ namespace holds ``n_steps`` (steps per sample) and ``T_sample``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from brian2 import defaultclock, ms
+from brian2 import Network, NeuronGroup, Synapses, TimedArray, defaultclock, ms
 
 __all__ = ["STEP", "BOUNDARY", "ENDED", "BATCH_END", "SAMPLE_START", "ENDED_START",
            "SampledNetwork", "SpecNetwork", "set_clock", "schedule", "zero_at_sample_start"]
@@ -121,3 +123,20 @@ class SpecNetwork(SampledNetwork):
     @property
     def steps_per_sample(self) -> int:
         return self.spec.n_steps
+
+
+@dataclass
+class BatchedNetwork(SpecNetwork):
+    """The Brian2 objects every network trained by gradients in mini-batches inside the
+    compiled program has (e-prop, voting): the input and hidden layers, the two weight
+    pathways, the label of each sample and the batch and Adam step counters."""
+
+    spec: object
+    network: Network
+    inp: NeuronGroup
+    hidden: NeuronGroup
+    syn_in: Synapses
+    syn_out: Synapses
+    label: TimedArray
+    batch_count: TimedArray
+    adam_step: TimedArray

@@ -88,14 +88,24 @@ class NeuronModel:
     events: Mapping = field(default_factory=dict)
 
 
-# Current-based LIF with an exponentially decaying synaptic current.
-LIF_CURRENT = NeuronModel(
-    name="lif_current",
-    equations="""
+#: The membrane of the current-based LIF family: leak towards v_rest, an exponentially
+#: decaying synaptic current, an external current.
+_CURRENT_MEMBRANE = """
     dv/dt = (v_rest - v + I_syn + I_ext) / tau_m : volt (unless refractory)
     dI_syn/dt = -I_syn / tau_syn : volt
     I_ext : volt
-    """,
+    """
+
+
+def _reset_constraints(v_th: str = "v_th") -> tuple:
+    """A threshold above rest and reset, and a refractory period >= 0."""
+    return (Above(v_th, "v_rest"), Above(v_th, "v_reset"), Interval("tau_ref", 0, float("inf")))
+
+
+# Current-based LIF with an exponentially decaying synaptic current.
+LIF_CURRENT = NeuronModel(
+    name="lif_current",
+    equations=_CURRENT_MEMBRANE,
     threshold="v > v_th",
     reset="v = v_reset",
     refractory="tau_ref",
@@ -103,10 +113,7 @@ LIF_CURRENT = NeuronModel(
         tau_m=10 * ms, tau_syn=5 * ms, v_rest=-65 * mV, v_reset=-65 * mV,
         v_th=-50 * mV, tau_ref=2 * ms,
     ),
-    constraints=(
-        Positive("tau_m"), Positive("tau_syn"), Above("v_th", "v_rest"),
-        Above("v_th", "v_reset"), Interval("tau_ref", 0, float("inf")),
-    ),
+    constraints=(Positive("tau_m"), Positive("tau_syn"), *_reset_constraints()),
     initial={"v": "v_rest"},
     targets=("I_syn", "v"),
     reference="Gerstner et al. (2014), Neuronal Dynamics, eq. 1.5 with exponential synaptic current",
@@ -147,12 +154,7 @@ LIF_CONDUCTANCE = NeuronModel(
 # tau_theta (homeostasis in Diehl & Cook 2015).
 LIF_ADAPTIVE = NeuronModel(
     name="lif_adaptive",
-    equations="""
-    dv/dt = (v_rest - v + I_syn + I_ext) / tau_m : volt (unless refractory)
-    dI_syn/dt = -I_syn / tau_syn : volt
-    dtheta/dt = -theta / tau_theta : volt
-    I_ext : volt
-    """,
+    equations=_CURRENT_MEMBRANE + "dtheta/dt = -theta / tau_theta : volt\n",
     threshold="v > v_th + theta",
     reset="v = v_reset; theta += theta_plus",
     refractory="tau_ref",
@@ -160,11 +162,8 @@ LIF_ADAPTIVE = NeuronModel(
         tau_m=10 * ms, tau_syn=5 * ms, tau_theta=100 * ms, theta_plus=2 * mV,
         v_rest=-65 * mV, v_reset=-65 * mV, v_th=-50 * mV, tau_ref=2 * ms,
     ),
-    constraints=(
-        Positive("tau_m"), Positive("tau_syn"), Positive("tau_theta"),
-        Above("v_th", "v_rest"), Above("v_th", "v_reset"),
-        Interval("tau_ref", 0, float("inf")),
-    ),
+    constraints=(Positive("tau_m"), Positive("tau_syn"), Positive("tau_theta"),
+                 *_reset_constraints()),
     initial={"v": "v_rest"},
     targets=("I_syn", "v"),
     reference="Diehl & Cook (2015), adaptive threshold theta",
@@ -174,13 +173,7 @@ LIF_ADAPTIVE = NeuronModel(
 # variables so that a learning rule (PLIF, STL) can change them.
 LIF_LEARNABLE = NeuronModel(
     name="lif_learnable",
-    equations="""
-    dv/dt = (v_rest - v + I_syn + I_ext) / tau_m : volt (unless refractory)
-    dI_syn/dt = -I_syn / tau_syn : volt
-    tau_m : second
-    v_th : volt
-    I_ext : volt
-    """,
+    equations=_CURRENT_MEMBRANE + "tau_m : second\nv_th : volt\n",
     threshold="v > v_th",
     reset="v = v_reset",
     refractory="tau_ref",
@@ -188,10 +181,7 @@ LIF_LEARNABLE = NeuronModel(
         tau_m_init=10 * ms, v_th_init=-50 * mV, tau_syn=5 * ms,
         v_rest=-65 * mV, v_reset=-65 * mV, tau_ref=0 * ms,
     ),
-    constraints=(
-        Positive("tau_m_init"), Positive("tau_syn"), Above("v_th_init", "v_rest"),
-        Above("v_th_init", "v_reset"), Interval("tau_ref", 0, float("inf")),
-    ),
+    constraints=(Positive("tau_m_init"), Positive("tau_syn"), *_reset_constraints("v_th_init")),
     initial={"v": "v_rest", "tau_m": "tau_m_init", "v_th": "v_th_init"},
     targets=("I_syn", "v"),
     reference="Fang et al. (2021) ICCV (learnable tau); Sun et al. (2024) IEEE TCDS (learnable threshold)",
