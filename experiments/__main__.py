@@ -2,7 +2,8 @@
 
 Each protocol module provides ``add_arguments(parser)`` and ``main(args) -> int``; this
 file only dispatches. ``python -m experiments <protocol> --help`` lists every option of a
-protocol with its default.
+protocol with its default. A protocol with sweeps (ei_ratio: ``rate``, ``noise``;
+balanced_tuning: ``ablation``) runs one with ``--sweep NAME``.
 
 Errors in the configuration or the data (a field out of range, a data directory without
 the IDX files, ``--resume`` of a folder that is not a run or of a checkpoint of another
