@@ -29,13 +29,8 @@ MIN_LINES = 40
 TESTED_ELSEWHERE = {
     "experiments/__main__.py": "the command line of every protocol: "
                                "tests/system/test_bad_input.py and each protocol's CLI tests",
-    "experiments/protocol.py": "the configuration and run path every protocol shares: "
-                               "each protocol's tests (tests/experiments/test_desire.py, "
-                               "test_ei_ratio.py, ...) and tests/system/test_bad_input.py",
     "experiments/options.py": "the options every protocol shares: wrong types and "
                               "out-of-range values in tests/system/test_bad_input.py",
-    "experiments/sweeps.py": "--sweep of the protocols: tests/experiments/test_ei_ratio.py "
-                             "(sweep task, restart, empty grid), tests/system/test_bad_input.py",
     "models/network.py": "the sample clock of every network: tests/models/test_desire.py, "
                          "test_eprop.py, test_eprop_voting.py, test_balanced_network.py",
 }
