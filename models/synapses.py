@@ -153,45 +153,37 @@ _STDP_CONSTRAINTS = (
     Above("w_max", "w_min"),
 )
 
+def _pair_stdp(name: str, depression: str, potentiation: str, reference: str) -> SynapsePart:
+    """Pair STDP on all-to-all traces: a presynaptic spike changes w by
+    ``-A_minus * depression * apost``, a postsynaptic one by
+    ``A_plus * potentiation * apre``, w kept in [w_min, w_max]."""
+    return SynapsePart(
+        name=name,
+        model=_STDP_TRACES,
+        on_pre_after=f"""
+    apre += 1
+    w = clip(w - plastic * ({{gate}}) * A_minus * {depression} * apost, w_min, w_max)
+    """,
+        on_post=f"""
+    apost += 1
+    w = clip(w + plastic * ({{gate}}) * A_plus * {potentiation} * apre, w_min, w_max)
+    """,
+        parameters=_STDP_PARAMETERS,
+        constraints=_STDP_CONSTRAINTS,
+        initial={"apre": 0.0, "apost": 0.0, "plastic": 1.0},
+        weight_parameters=("w_min", "w_max"),
+        reference=reference,
+    )
+
+
 # Additive pair STDP: a pre->post pair at lag s > 0 changes w by
 # A_plus*w_max*exp(-s/tau_pre), a post->pre pair by -A_minus*w_max*exp(-s/tau_post).
-STDP_ADDITIVE = SynapsePart(
-    name="stdp_additive",
-    model=_STDP_TRACES,
-    on_pre_after="""
-    apre += 1
-    w = clip(w - plastic * ({gate}) * A_minus * w_max * apost, w_min, w_max)
-    """,
-    on_post="""
-    apost += 1
-    w = clip(w + plastic * ({gate}) * A_plus * w_max * apre, w_min, w_max)
-    """,
-    parameters=_STDP_PARAMETERS,
-    constraints=_STDP_CONSTRAINTS,
-    initial={"apre": 0.0, "apost": 0.0, "plastic": 1.0},
-    weight_parameters=("w_min", "w_max"),
-    reference="Song, Miller & Abbott (2000)",
-)
+STDP_ADDITIVE = _pair_stdp("stdp_additive", "w_max", "w_max", "Song, Miller & Abbott (2000)")
 
 # Multiplicative (soft-bound) pair STDP: potentiation scales with w_max - w,
 # depression with w - w_min.
-STDP_MULTIPLICATIVE = SynapsePart(
-    name="stdp_multiplicative",
-    model=_STDP_TRACES,
-    on_pre_after="""
-    apre += 1
-    w = clip(w - plastic * ({gate}) * A_minus * (w - w_min) * apost, w_min, w_max)
-    """,
-    on_post="""
-    apost += 1
-    w = clip(w + plastic * ({gate}) * A_plus * (w_max - w) * apre, w_min, w_max)
-    """,
-    parameters=_STDP_PARAMETERS,
-    constraints=_STDP_CONSTRAINTS,
-    initial={"apre": 0.0, "apost": 0.0, "plastic": 1.0},
-    weight_parameters=("w_min", "w_max"),
-    reference="van Rossum, Bi & Turrigiano (2000)",
-)
+STDP_MULTIPLICATIVE = _pair_stdp("stdp_multiplicative", "(w - w_min)", "(w_max - w)",
+                                 "van Rossum, Bi & Turrigiano (2000)")
 
 # Equilibrium learning (models.balanced_network): per synapse, two sums over
 # the presynaptic spikes s of a sample, B = sum_s e(s) K(s) and
