@@ -476,8 +476,9 @@ def open_run(protocol, cfg: RunConfig, root, *, run_id=None, resume=False, label
     locked, after checking that its stored configuration (``stored(folder)``, default
     ``cfg.stored``) differs from ``cfg`` in ``epochs`` and ``device`` at most; otherwise
     a new folder ``root/<name>/<run_id or a new id from label>``. Returns ``(folder,
-    started)``, ``started`` telling whether the folder holds a checkpoint to resume from
-    (a run stopped before its first checkpoint starts again from the beginning)."""
+    resumed)``, ``resumed`` telling whether an existing run folder was opened: the
+    trainer continues it from its checkpoint, or, when the run stopped before its first
+    checkpoint, starts it again from the beginning and says so in its log."""
     from runs import check_resumable, new_run_id
 
     stored = stored or type(cfg).stored
@@ -494,7 +495,7 @@ def open_run(protocol, cfg: RunConfig, root, *, run_id=None, resume=False, label
         except BaseException:
             folder.unlock()
             raise
-        return folder, folder.checkpoint_path.is_file()
+        return folder, True
     folder = RunFolder.create(root, protocol.name, cfg.to_dict(),
                               run_id=run_id or new_run_id(label),
                               device=device_description(cfg.device), seeds=protocol.seeds())
@@ -508,10 +509,10 @@ def train(protocol, root, *, run_id=None, resume=False, progress=True, label="",
     final TrainingState)``."""
     from experiments.training import Trainer
 
-    folder, started = open_run(protocol, protocol.cfg, root, run_id=run_id, resume=resume,
+    folder, resumed = open_run(protocol, protocol.cfg, root, run_id=run_id, resume=resume,
                                label=label, stored=stored)
     trainer = Trainer(protocol, folder, progress=progress)
-    return folder, trainer, trainer.run(resume=started)
+    return folder, trainer, trainer.run(resume=resumed)
 
 
 def runner(protocol_class, label):
