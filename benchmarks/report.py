@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -49,18 +48,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _compiler() -> str | None:
-    """The first line of ``g++ --version``; None without a g++ on ``PATH``."""
-    try:  # a missing g++ is a FileNotFoundError, an OSError
-        out = subprocess.run(["g++", "--version"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.splitlines()[0] if out.stdout else None
-
-
 def machine_description() -> dict:
     """Machine, versions and date of a measurement (:func:`runs.provenance`
     plus the CPU model, compiler, memory and load average)."""
+    from models.devices import compiler_version
+
     info = provenance()
     info.pop("command", None)
     info.pop("device", None)
@@ -69,7 +61,7 @@ def machine_description() -> dict:
         info["memory_gib"] = round(pages / 2 ** 30, 1)
     except (ValueError, OSError):
         pass
-    info.update(cpu_model=cpu_model(), compiler=_compiler(), load_average=os.getloadavg(),
+    info.update(cpu_model=cpu_model(), compiler=compiler_version(), load_average=os.getloadavg(),
                 date=time.strftime("%Y-%m-%d %H:%M %Z"))
     return info
 

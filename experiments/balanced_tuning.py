@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -172,11 +172,9 @@ class BalancedTuningConfig(RunConfig, BalancedParameters):
 
     def spec(self, n_in: int, image_shape: tuple, n_classes: int = 10):
         """The compiled network's :class:`models.balanced_network.BalancedSpec`."""
-        # Every network field of the spec has the configuration's value of the same name.
-        keys = {f.name for f in fields(BalancedSpec)} & {f.name for f in fields(self)}
-        return BalancedSpec(n_in=int(n_in), image_shape=tuple(image_shape),
-                            n_samples=self.chunk_size, n_classes=int(n_classes),
-                            **{k: getattr(self, k) for k in keys}).validate()
+        return BalancedSpec(**self.parameters(BalancedParameters), n_in=int(n_in),
+                            image_shape=tuple(image_shape), n_samples=self.chunk_size,
+                            n_classes=int(n_classes), seed=self.seed).validate()
 
 
 #: 'paper': MNIST / Fashion-MNIST; 'quick': digits in about a minute per run (8x8 images

@@ -58,7 +58,7 @@ it chunk by chunk and carries the weights between the chunks.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -153,7 +153,7 @@ class DesireConfig(RunConfig, DesireSpec):
     # -- derived ---------------------------------------------------------------------
     def spec(self) -> DesireSpec:
         """The network's part of the configuration (see :class:`models.desire.DesireSpec`)."""
-        return DesireSpec(**{f.name: getattr(self, f.name) for f in fields(DesireSpec)})
+        return DesireSpec(**self.parameters(DesireSpec))
 
     def sizes(self, n_inputs: int, n_classes: int = 10) -> tuple:
         return (int(n_inputs), *(int(h) for h in self.hidden), int(n_classes))

@@ -31,7 +31,7 @@ from runs import RunFolder
 
 __all__ = ["ConfigurationError", "RunConfig", "TrainingProtocol", "ImageProtocol",
            "is_integer", "is_number", "load_image_splits", "open_run", "train",
-           "device_description", "runner", "run_and_report"]
+           "runner", "run_and_report"]
 
 
 class ConfigurationError(ValueError):
@@ -448,26 +448,6 @@ def load_image_splits(cfg):
 # ======================================================================================
 
 
-def device_description(target: str, threads: int = 1) -> dict:
-    """Simulation device and compiler settings, for the provenance in ``config.json``."""
-    import shutil
-    import subprocess
-
-    from brian2 import prefs
-
-    description = {"target": target, "threads": threads,
-                   "compile_args": list(prefs["codegen.cpp.extra_compile_args_gcc"])}
-    compiler = shutil.which("g++")
-    if compiler:
-        try:
-            out = subprocess.run([compiler, "--version"], capture_output=True, text=True,
-                                 timeout=10)
-            description["compiler"] = out.stdout.splitlines()[0] if out.stdout else None
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return description
-
-
 def open_run(protocol, cfg: RunConfig, root, *, run_id=None, resume=False, label="",
              stored=None):
     """The results folder of a run of ``protocol`` with the configuration ``cfg``.
@@ -479,6 +459,7 @@ def open_run(protocol, cfg: RunConfig, root, *, run_id=None, resume=False, label
     resumed)``, ``resumed`` telling whether an existing run folder was opened: the
     trainer continues it from its checkpoint, or, when the run stopped before its first
     checkpoint, starts it again from the beginning and says so in its log."""
+    from models.devices import device_description
     from runs import check_resumable, new_run_id
 
     stored = stored or type(cfg).stored

@@ -44,12 +44,32 @@ def resolve_cache_root(cache_dir=None) -> Path:
 
 
 @functools.lru_cache(maxsize=None)
-def _tool_version(exe: str) -> str:
+def _version_output(exe: str) -> str | None:
+    """What ``exe --version`` prints; None where it cannot be run."""
     try:
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
-        return out.stdout.strip()
+        return subprocess.run([exe, "--version"], capture_output=True, text=True,
+                              timeout=60).stdout
     except (OSError, subprocess.SubprocessError):
-        return f"{exe}: unknown"
+        return None
+
+
+def _tool_version(exe: str) -> str:
+    out = _version_output(exe)
+    return f"{exe}: unknown" if out is None else out.strip()
+
+
+def compiler_version(exe: str = "g++") -> str | None:
+    """The first line of ``exe --version`` (the C++ compiler of the standalone builds),
+    for provenance; None where it cannot be run."""
+    out = _version_output(exe)
+    return out.splitlines()[0] if out else None
+
+
+def device_description(target: str, threads: int = 1) -> dict:
+    """Simulation device and compiler settings, for the provenance of a run."""
+    return {"target": target, "threads": threads,
+            "compile_args": list(prefs["codegen.cpp.extra_compile_args_gcc"]),
+            "compiler": compiler_version()}
 
 
 @functools.lru_cache(maxsize=None)
