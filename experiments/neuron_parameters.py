@@ -429,13 +429,14 @@ def summarise(metrics: list) -> dict:
 
 
 def run(cfg: NeuronParamConfig, root, *, run_id: str | None = None, resume: bool = False,
-        progress: bool = True, data=None):
+        progress: bool = True, data=None, branch=None):
     """Train one configuration, then test it under input noise; returns ``(RunFolder,
-    final TrainingState)``. ``resume=True`` continues the run in ``root/<study>/run_id``."""
+    final TrainingState)``. ``resume=True`` continues the run in ``root/<study>/run_id``;
+    ``branch`` (a run folder) starts from its checkpoint."""
     folder, trainer, state = train(
         NeuronParamProtocol(cfg, data=data), root, run_id=run_id, resume=resume,
         progress=progress, label=f"{cfg.dataset}-{cfg.condition}-tau{cfg.tau:g}-s{cfg.seed}",
-        stored=lambda folder: cfg.stored(folder, study=cfg.study))
+        stored=lambda folder: cfg.stored(folder, study=cfg.study), branch=branch)
     if cfg.noise_samples > 0:
         noise_robustness(trainer, state, folder)
     return folder, state

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["DATA_FIELDS", "preset_default", "add_run_options", "add_field_options",
-           "field_overrides", "given_options"]
+__all__ = ["DATA_FIELDS", "DEFAULT_OUT", "preset_default", "add_run_options",
+           "add_field_options", "field_overrides", "given_options", "option_tokens"]
+
+#: The results root of a new run when ``--out`` is not given.
+DEFAULT_OUT = "results"
 
 #: Options of the data split: option -> (config field, type, help).
 DATA_FIELDS = {
@@ -46,7 +49,9 @@ def add_run_options(parser: argparse.ArgumentParser, config_cls, presets: dict,
     ``--epochs``, ``--device``, ``--out``, ``--no-progress``."""
     from models.devices import TARGETS
 
-    parser.add_argument("--preset", choices=sorted(presets), default="paper",
+    # --preset and --out default to None so that a resume can tell whether they were
+    # given (it refuses them); a new run applies 'paper' and DEFAULT_OUT.
+    parser.add_argument("--preset", choices=sorted(presets), default=None,
                         help="starting configuration: 'paper' or 'quick' (digits, minutes); "
                              "default: paper")
     parser.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"), default=None,
@@ -58,8 +63,9 @@ def add_run_options(parser: argparse.ArgumentParser, config_cls, presets: dict,
                         help=f"training epochs; {preset_default(config_cls, presets, 'epochs')}")
     parser.add_argument("--device", choices=TARGETS, default=None,
                         help="simulation device; default: cpp")
-    parser.add_argument("--out", default="results", metavar="DIR",
-                        help="results root; default: results")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"results root of a new run; default: {DEFAULT_OUT} (a resumed "
+                             "run stays in its own folder)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -94,3 +100,14 @@ def field_overrides(args, fields: dict) -> dict:
 def given_options(args, fields: dict) -> list:
     """The table's options that were given on the command line."""
     return [option for option in fields if getattr(args, option_dest(option)) is not None]
+
+
+def option_tokens(args, option: str) -> list[str]:
+    """The command-line words that give ``option`` its parsed value in ``args`` (a
+    switch alone; several values one word each)."""
+    value = getattr(args, option_dest(option))
+    if value is True:
+        return [option]
+    if isinstance(value, (list, tuple)):
+        return [option, *map(str, value)]
+    return [option, str(value)]

@@ -8,9 +8,17 @@ the class's defaults, then the preset's values for the data set, then the overri
 loaded or code compiled, stored in ``config.json`` by :meth:`RunConfig.to_dict` and read
 back by :meth:`RunConfig.stored`. The command line of every protocol is built from the
 class's option table (:meth:`RunConfig.add_arguments`, :meth:`RunConfig.from_args`).
-:func:`train` opens the run folder (new, or resumed under its lock) and hands the
-protocol to the :class:`~experiments.training.Trainer`; :class:`TrainingProtocol` states
-what the trainer calls on a protocol.
+:func:`train` opens the run folder (new, resumed under its lock, or a branch of another
+run) and hands the protocol to the :class:`~experiments.training.Trainer`;
+:class:`TrainingProtocol` states what the trainer calls on a protocol.
+
+A run's configuration is fixed when it is created. ``--resume RUN`` continues it exactly:
+only the options of :data:`RESUME_OPTIONS` may be given (``--epochs`` only to extend the
+run; a changed field is recorded as an event in ``config.json`` and ``log.txt``, and its
+``config`` stays as created), any other is refused with the ``--branch`` command that
+trains it instead. ``--branch RUN`` makes a new run whose configuration is RUN's plus the
+options given and whose learned state starts from RUN's checkpoint; it trains its own
+epochs from the first.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import shlex
+import sys
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from pathlib import Path
@@ -25,13 +35,29 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from experiments.options import (DATA_FIELDS, add_field_options, add_run_options,
-                                 field_overrides, given_options, option_dest)
+from experiments.options import (DATA_FIELDS, DEFAULT_OUT, add_field_options,
+                                 add_run_options, field_overrides, given_options,
+                                 option_dest, option_tokens)
 from runs import RunFolder
 
 __all__ = ["ConfigurationError", "RunConfig", "TrainingProtocol", "ImageProtocol",
-           "is_integer", "is_number", "load_image_splits", "open_run", "train",
-           "runner", "run_and_report"]
+           "RESUME_OPTIONS", "is_integer", "is_number", "load_image_splits", "open_run",
+           "train", "runner", "run_and_report"]
+
+#: The options that may be given with ``--resume``, each with the configuration field it
+#: sets (``None``: none). They do not change what the run computes; a field that changes
+#: is recorded as an event. Every other option is refused. A field the configuration
+#: class lacks is skipped.
+RESUME_OPTIONS = {
+    "--epochs": "epochs",        # only to extend the run
+    "--data-dir": "data_dir",    # the data files are checksum-verified
+    "--threads": "threads",      # deterministic for every count, or refused
+    "--no-progress": None,
+}
+#: The options of every run besides the protocol's tables, in the order the messages
+#: list them.
+_RUN_OPTIONS = ("--preset", "--dataset", "--data-dir", "--epochs", "--device", "--threads",
+                "--out", "--no-progress")
 
 
 class ConfigurationError(ValueError):
@@ -155,18 +181,25 @@ class RunConfig:
         return cls(**d)
 
     @classmethod
-    def stored(cls, folder: RunFolder, **expected):
-        """The configuration saved in a run folder's ``config.json``; ``expected`` field
-        values (e.g. ``study='plif'``) must match."""
+    def stored(cls, folder: RunFolder, option: str = "--resume", **expected):
+        """The configuration saved in a run folder's ``config.json``, with the changes
+        recorded since (its ``events``: e.g. epochs extended); ``expected`` field values
+        (e.g. ``study='plif'``) must match. ``option`` names the command-line option
+        that gave the folder, for the messages."""
+        known = {f.name for f in fields(cls)}
         try:
-            cfg = cls.from_dict(folder.read_config()["config"])
+            values = dict(folder.read_config()["config"])
+            for event in folder.events():
+                if isinstance(event, dict) and event.get("field") in known:
+                    values[event["field"]] = event["to"]
+            cfg = cls.from_dict(values)
         except (TypeError, ValueError, KeyError) as err:
-            raise ConfigurationError(f"--resume: '{folder.config_path}' has no valid "
+            raise ConfigurationError(f"{option}: '{folder.config_path}' has no valid "
                                      f"{cls.protocol_of(expected)} configuration "
                                      f"({err}).") from None
         for name, value in expected.items():
             if getattr(cfg, name) != value:
-                raise ConfigurationError(f"--resume: '{folder.path}' is a "
+                raise ConfigurationError(f"{option}: '{folder.path}' is a "
                                          f"{getattr(cfg, name)} run, not {value}.")
         return cfg
 
@@ -234,13 +267,24 @@ class RunConfig:
                       choices: dict | None = None) -> argparse.ArgumentParser:
         """The protocol's options: those of every run (``--preset``, ``--dataset``,
         ``--data-dir``, ``--epochs``, ``--device``, ``--out``, ``--no-progress``,
-        ``--resume``), its switches (:attr:`FLAGS`) and one option per entry of
-        :attr:`CLI_FIELDS` and :data:`~experiments.options.DATA_FIELDS`; every default
-        is in the help (``defaults`` replaces the class's where a study has its own)."""
+        ``--resume``, ``--branch``), its switches (:attr:`FLAGS`) and one option per
+        entry of :attr:`CLI_FIELDS` and :data:`~experiments.options.DATA_FIELDS`; every
+        default is in the help (``defaults`` replaces the class's where a study has its
+        own)."""
         add_run_options(parser, cls, cls.PRESETS, cls.PAPER_DATASET)
+        names = {f.name for f in fields(cls)}
+        allowed = [option for option, name in RESUME_OPTIONS.items()
+                   if name is None or name in names]
         parser.add_argument("--resume", default=None, metavar="RUN",
                             help="continue the run in this results folder from its last "
-                                 "checkpoint; default: start a new run")
+                                 "checkpoint, exactly as it was configured: only "
+                                 f"{', '.join(allowed)} may be given with it (--epochs "
+                                 "only to extend the run); default: start a new run")
+        parser.add_argument("--branch", default=None, metavar="RUN",
+                            help="start a new run (under --out) from the checkpoint of "
+                                 "the run in this folder, with its configuration and the "
+                                 "options given here; it trains its own epochs from the "
+                                 "first; default: start from the initial state")
         for option, (_, _, text) in cls.FLAGS.items():
             parser.add_argument(option, action="store_true", help=text)
         add_field_options(parser, cls.cli_fields(), cls, cls.PRESETS,
@@ -262,36 +306,115 @@ class RunConfig:
     @classmethod
     def from_args(cls, args, **fixed):
         """``(cfg, root, run_id)`` of parsed command-line ``args``: a new configuration
-        (``root`` is ``--out``, ``run_id`` None), or with ``--resume RUN`` the
-        configuration stored in ``RUN`` with only ``--epochs`` and ``--device`` changed
-        (any other option given is refused). ``fixed`` holds field values the command
-        itself sets (a study, for example)."""
+        (``root`` is ``--out``, ``run_id`` None); with ``--branch RUN`` the configuration
+        stored in ``RUN`` with the options given; or with ``--resume RUN`` the
+        configuration stored in ``RUN`` (``root`` and ``run_id`` locate it) with only the
+        options of :data:`RESUME_OPTIONS` changed (any other option given is refused,
+        naming the ``--branch`` command to use instead). ``fixed`` holds field values the
+        command itself sets (a study, for example)."""
         flags = [option for option in cls.FLAGS if getattr(args, option_dest(option))]
         extra = cls.extra_overrides(args)
+        given = [option for option in _RUN_OPTIONS
+                 if getattr(args, option_dest(option), None) not in (None, False)] \
+            + given_options(args, cls.cli_fields()) + flags + list(extra)
+        branch = getattr(args, "branch", None)
         if args.resume is not None:
-            given = given_options(args, cls.cli_fields()) + flags \
-                + [option for option, value in (("--dataset", args.dataset),
-                                                ("--data-dir", args.data_dir))
-                   if value is not None] + list(extra)
-            if given:
+            if branch is not None:
                 raise ConfigurationError(
-                    f"--resume continues a run with its own configuration; "
-                    f"{', '.join(given)} cannot change. Leave them out, or start a new run "
-                    "without --resume.")
-            folder = RunFolder.open(args.resume, protocol=cls.protocol_of(fixed))
-            cfg = cls.stored(folder, **fixed)
-            changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device))
-                       if v is not None}
-            cfg = dataclasses.replace(cfg, **changes).validate()
-            path = Path(folder.path).resolve()
-            return cfg, path.parent.parent, path.name
+                    "--resume and --branch cannot be given together: --resume RUN "
+                    "continues RUN in its own folder, --branch RUN starts a new run from "
+                    "its checkpoint. Give one of them.")
+            return cls._resumed(args, fixed, given)
         overrides = field_overrides(args, cls.cli_fields())
         overrides.update({cls.FLAGS[option][0]: cls.FLAGS[option][1] for option in flags})
         for values in extra.values():
             overrides.update(values)
-        overrides.update(epochs=args.epochs, data_dir=args.data_dir, device=args.device,
+        overrides.update({name: getattr(args, option_dest(option), None)
+                          for option, name in (("--epochs", "epochs"), ("--data-dir", "data_dir"),
+                                               ("--device", "device"), ("--threads", "threads"))},
                          **fixed)
-        return cls.make(args.preset, args.dataset, **overrides), args.out, None
+        root = args.out if args.out is not None else DEFAULT_OUT
+        if branch is not None:
+            return cls._branched(args, fixed, overrides), root, None
+        return cls.make(args.preset or "paper", args.dataset, **overrides), root, None
+
+    @classmethod
+    def _resumed(cls, args, fixed: dict, given: list):
+        """``from_args`` with ``--resume``."""
+        names = {f.name for f in fields(cls)}
+        if "--preset" in given:  # a branch cannot take it either
+            raise ConfigurationError(
+                f"--preset cannot be given with --resume: the run in {args.resume} keeps "
+                "the configuration it was made with; leave --preset out.")
+        refused = [option for option in given if option not in RESUME_OPTIONS
+                   or (RESUME_OPTIONS[option] is not None
+                       and RESUME_OPTIONS[option] not in names)]
+        if refused:
+            command = shlex.join(["python", "-m", "experiments", cls.protocol_of(fixed),
+                                  "--branch", str(args.resume)]
+                                 + [word for option in given
+                                    for word in option_tokens(args, option)])
+            them = "them" if len(refused) > 1 else "it"
+            raise ConfigurationError(
+                f"{', '.join(refused)} cannot be given with --resume: a resumed run "
+                f"continues exactly as it was configured, in its own folder. Leave {them} "
+                f"out to continue {args.resume}, or train with {them} as a new run that "
+                f"starts from its checkpoint: {command}")
+        folder = RunFolder.open(args.resume, protocol=cls.protocol_of(fixed))
+        stored = cls.stored(folder, **fixed)
+        changes = {name: getattr(args, option_dest(option), None)
+                   for option, name in RESUME_OPTIONS.items() if name in names}
+        cfg = dataclasses.replace(stored, **{k: v for k, v in changes.items()
+                                             if v is not None}).validate()
+        resume_changes(stored, cfg, folder.path)
+        path = Path(folder.path).resolve()
+        return cfg, path.parent.parent, path.name
+
+    @classmethod
+    def _branched(cls, args, fixed: dict, overrides: dict):
+        """``from_args`` with ``--branch``: the configuration of the run it names with
+        the ``overrides`` of the options given (``None``: not given), validated."""
+        if args.preset is not None:
+            raise ConfigurationError(
+                f"--preset cannot be given with --branch: a branch starts from the "
+                f"configuration of {args.branch}; leave --preset out and give the fields "
+                "to change as options.")
+        source = RunFolder.open(args.branch, protocol=cls.protocol_of(fixed),
+                                option="--branch")
+        base = cls.stored(source, option="--branch", **fixed)
+        names = {f.name for f in fields(cls)}
+        overrides = {k: v for k, v in overrides.items() if v is not None and k in names}
+        if args.dataset is not None:
+            overrides["dataset"] = args.dataset
+        return cls.from_dict({**base.to_dict(), **overrides}).validate()
+
+
+def resume_changes(stored: RunConfig, cfg: RunConfig, where) -> dict:
+    """``{field: (stored value, new value)}`` of the fields of :data:`RESUME_OPTIONS`
+    in which ``cfg``, the configuration a run in the folder ``where`` is resumed with,
+    differs from ``stored``, its configuration (with the changes recorded so far).
+
+    Raises
+    ------
+    ConfigurationError
+        ``cfg`` has fewer epochs than ``stored`` (a resume may only extend a run), or
+        differs in any other field.
+    """
+    names = [name for name in RESUME_OPTIONS.values() if name is not None
+             and name in {f.name for f in fields(stored)}]
+    if cfg.epochs < stored.epochs:
+        raise ConfigurationError(
+            f"--epochs {cfg.epochs}: the run in {where} is configured for {stored.epochs} "
+            "epochs, and a resumed run can only be extended. Leave --epochs out to train "
+            f"it to its {stored.epochs} epochs, or give more.")
+    other = [f"{f.name} {getattr(stored, f.name)!r} there, {getattr(cfg, f.name)!r} here"
+             for f in fields(stored) if f.name not in names
+             and getattr(stored, f.name) != getattr(cfg, f.name)]
+    if other:
+        raise ConfigurationError(f"--resume: the run in {where} has another configuration "
+                                 f"({'; '.join(other)}); start a new run instead.")
+    return {name: (getattr(stored, name), getattr(cfg, name)) for name in names
+            if getattr(stored, name) != getattr(cfg, name)}
 
 
 def _fail(message: str):
@@ -449,66 +572,135 @@ def load_image_splits(cfg):
 
 
 def open_run(protocol, cfg: RunConfig, root, *, run_id=None, resume=False, label="",
-             stored=None):
+             stored=None, branch=None):
     """The results folder of a run of ``protocol`` with the configuration ``cfg``.
 
     With ``resume`` and a ``root/<name>/run_id`` that holds a ``config.json``: that folder,
     locked, after checking that its stored configuration (``stored(folder)``, default
-    ``cfg.stored``) differs from ``cfg`` in ``epochs`` and ``device`` at most; otherwise
-    a new folder ``root/<name>/<run_id or a new id from label>``. Returns ``(folder,
-    resumed)``, ``resumed`` telling whether an existing run folder was opened: the
-    trainer continues it from its checkpoint, or, when the run stopped before its first
-    checkpoint, starts it again from the beginning and says so in its log."""
-    from models.devices import device_description
+    ``cfg.stored``) differs from ``cfg`` only where :func:`resume_changes` allows (the
+    changes are recorded as events; ``config.json``'s ``config`` is never rewritten) and
+    that its checkpoint can be resumed (:func:`runs.check_resumable`). With ``branch``
+    (a run folder): a new folder whose learned state starts from that run's checkpoint
+    (:func:`open_branch`). Otherwise a new folder ``root/<name>/<run_id or a new id from
+    label>``. Returns ``(folder, resumed)``, ``resumed`` telling whether the trainer
+    continues the folder from its checkpoint (an existing run, or a branch), or, when a
+    resumed run stopped before its first checkpoint, starts it again from the
+    beginning and says so in its log."""
     from runs import check_resumable, new_run_id
 
+    if branch is not None:
+        return open_branch(protocol, cfg, root, branch, label=label), True
     stored = stored or type(cfg).stored
     existing = None if run_id is None else RunFolder(Path(root) / protocol.name / run_id)
     if resume and existing is not None and existing.config_path.is_file():
         folder = RunFolder.open(existing.path, protocol=protocol.name)
         folder.lock()  # before anything is read: released by Trainer.run
         try:
-            if dataclasses.replace(stored(folder), epochs=cfg.epochs, device=cfg.device) != cfg:
-                raise ConfigurationError(f"--resume: the run in {folder.path} has another "
-                                         "configuration; start a new run instead.")
-            check_resumable(protocol, folder.path)  # before anything in the folder changes
-            folder.update_config(config=cfg.to_dict())
+            changes = resume_changes(stored(folder), cfg, folder.path)
+            # Before anything in the folder changes.
+            check_resumable(protocol, folder.path, branch_command=shlex.join(
+                ["python", "-m", "experiments", protocol.name, "--branch", str(folder.path)]))
+            for name, (old, new) in changes.items():
+                folder.record_event(name, old, new, f"epochs extended from {old} to {new}"
+                                    if name == "epochs" else
+                                    f"{name} changed from {old!r} to {new!r} on resume")
         except BaseException:
             folder.unlock()
             raise
         return folder, True
-    folder = RunFolder.create(root, protocol.name, cfg.to_dict(),
-                              run_id=run_id or new_run_id(label),
-                              device=device_description(cfg.device), seeds=protocol.seeds())
-    return folder, False
+    return _create(protocol, cfg, root, run_id or new_run_id(label)), False
+
+
+def _create(protocol, cfg: RunConfig, root, run_id: str, **fields) -> RunFolder:
+    """A new run folder of ``protocol`` with the configuration ``cfg``, its device's
+    description and the protocol's seeds (``fields``: further entries of config.json)."""
+    from models.devices import device_description
+
+    return RunFolder.create(root, protocol.name, cfg.to_dict(), run_id=run_id,
+                            device=device_description(cfg.device), seeds=protocol.seeds(),
+                            **fields)
+
+
+def open_branch(protocol, cfg: RunConfig, root, branch, label: str = "") -> RunFolder:
+    """A new run folder of ``protocol`` with the configuration ``cfg`` whose first
+    checkpoint (epoch 0, sample 0) holds the learned arrays of the checkpoint of the run
+    in ``branch`` (:meth:`runs.RunFolder.usable_checkpoint`: the previous checkpoint,
+    with a warning, where the latest is corrupt), cast to the new network's types;
+    ``config.json`` records it as ``branched_from`` (run, run id, epoch, sample,
+    checkpoint file and its SHA-256).
+
+    Raises
+    ------
+    runs.NotARunError
+        ``branch`` is not a run of ``protocol``, has no checkpoint, or its learned arrays
+        do not fit the network of ``cfg`` (the message names the array and both shapes).
+    """
+    from experiments.training import TrainingState
+    from runs import NotARunError, check_learned_state, new_run_id
+
+    source = RunFolder.open(branch, protocol=protocol.name, option="--branch")
+    checkpoint = source.usable_checkpoint(option="--branch")
+    if checkpoint is None:
+        raise NotARunError(
+            f"--branch: the run in '{source.path}' has no checkpoint to start from (it "
+            f"stopped before its first one); continue it with --resume {source.path}, "
+            "or start a new run without --branch.")
+    learned = check_learned_state(
+        protocol, checkpoint.arrays, f"--branch: the checkpoint '{checkpoint.path}'",
+        "the network of the branch's configuration",
+        "a branch keeps the architecture of the run it starts from; leave out the options "
+        "that change it (e.g. --hidden), or start a new run without --branch.")
+    initial = protocol.initial_state()
+    learned = {name: np.asarray(learned[name], dtype=np.asarray(initial[name]).dtype)
+               for name in initial}
+    origin = {"run": str(source.path.resolve()), "run_id": source.run_id,
+              "epoch": checkpoint.meta.get("epoch"), "cursor": checkpoint.meta.get("cursor"),
+              "checkpoint": checkpoint.path.name, "sha256": checkpoint.sha256}
+    folder = _create(protocol, cfg, root, new_run_id(label), branched_from=origin)
+    if checkpoint.fallback:
+        warning = (f"{checkpoint.fallback} in {source.path}; branching from "
+                   f"{checkpoint.path.name} at {checkpoint.position()}")
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+        folder.log(f"warning: {warning}")
+    folder.log(f"branched from {source.path} at {checkpoint.position()} "
+               f"({checkpoint.path.name}, sha256 {checkpoint.sha256}); new run: "
+               f"{protocol.n_epochs} epochs of {protocol.n_train} samples from there")
+    state = TrainingState(arrays=learned)
+    folder.write_checkpoint(state.checkpoint_arrays(),
+                            state.meta(protocol, folder.read_config()["config"]))
+    folder.write_metrics([])
+    return folder
 
 
 def train(protocol, root, *, run_id=None, resume=False, progress=True, label="",
-          stored=None):
+          stored=None, branch=None):
     """Open the run folder of ``protocol`` (whose ``cfg`` is the configuration; see
     :func:`open_run`) and train it to its last epoch. Returns ``(folder, trainer,
     final TrainingState)``."""
     from experiments.training import Trainer
 
     folder, resumed = open_run(protocol, protocol.cfg, root, run_id=run_id, resume=resume,
-                               label=label, stored=stored)
+                               label=label, stored=stored, branch=branch)
     trainer = Trainer(protocol, folder, progress=progress)
     return folder, trainer, trainer.run(resume=resumed)
 
 
 def runner(protocol_class, label):
-    """The ``run(cfg, root, *, run_id=None, resume=False, progress=True, data=None)`` of a
-    protocol: train one configuration with ``protocol_class(cfg, data=data)`` (``data``:
-    ``(x_train, y_train, x_eval, y_eval)`` instead of loading the data set) in a new
-    folder named after ``label(cfg)``, or with ``resume=True`` continue the run in
-    ``root/<protocol>/run_id`` (from its checkpoint, if it has one); ``run`` returns
+    """The ``run(cfg, root, *, run_id=None, resume=False, progress=True, data=None,
+    branch=None)`` of a protocol: train one configuration with ``protocol_class(cfg,
+    data=data)`` (``data``: ``(x_train, y_train, x_eval, y_eval)`` instead of loading the
+    data set) in a new folder named after ``label(cfg)``, or with ``resume=True``
+    continue the run in ``root/<protocol>/run_id`` (from its checkpoint, if it has one),
+    or with ``branch`` (a run folder) start from that run's checkpoint; ``run`` returns
     ``(RunFolder, final TrainingState)``."""
     def run(cfg, root, *, run_id: str | None = None, resume: bool = False,
-            progress: bool = True, data=None):
+            progress: bool = True, data=None, branch=None):
         """Train one configuration; returns ``(RunFolder, final TrainingState)``.
-        ``resume=True`` continues the run in ``root/<protocol>/run_id``."""
+        ``resume=True`` continues the run in ``root/<protocol>/run_id``; ``branch`` (a
+        run folder) starts from its checkpoint."""
         folder, _, state = train(protocol_class(cfg, data=data), root, run_id=run_id,
-                                 resume=resume, progress=progress, label=label(cfg))
+                                 resume=resume, progress=progress, label=label(cfg),
+                                 branch=branch)
         return folder, state
 
     return run
@@ -516,10 +708,10 @@ def runner(protocol_class, label):
 
 def run_and_report(run, summarise, cfg: RunConfig, root, run_id, args, keys) -> int:
     """The end of every protocol's command line: ``run`` the configuration (resuming
-    with ``--resume``), then print the results folder and the ``keys`` of
-    ``summarise(metrics)`` that the run has."""
+    with ``--resume``, branching with ``--branch``), then print the results folder and
+    the ``keys`` of ``summarise(metrics)`` that the run has."""
     folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, branch=getattr(args, "branch", None))
     summary = summarise(state.metrics)
     print(f"results in {folder.path}", flush=True)
     for key in keys:

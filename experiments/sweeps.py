@@ -14,6 +14,7 @@ import functools
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from experiments.options import DEFAULT_OUT
 from experiments.protocol import ConfigurationError, RunConfig, is_integer, load_image_splits
 from runs.sweep import SERIAL, SweepError, grid, run_sweep
 
@@ -139,6 +140,10 @@ def run_sweep_command(cfg: RunConfig, args, sweeps: dict, run, summarise) -> int
     if args.resume is not None:
         raise SweepError("--sweep and --resume: a sweep resumes by running the same "
                          "command again (finished tasks are skipped)")
+    if getattr(args, "branch", None) is not None:
+        raise SweepError("--sweep and --branch: every task of a sweep starts from the "
+                         "initial state; branch one run at a time without --sweep")
+    out = args.out if args.out is not None else DEFAULT_OUT
     kind = sweeps[args.sweep]
     sweep_points(cfg, kind, args.axis or (), args.trials)  # bad points fail before the data
     if args.scheduler is None or args.scheduler.strip().lower() in SERIAL:
@@ -147,7 +152,7 @@ def run_sweep_command(cfg: RunConfig, args, sweeps: dict, run, summarise) -> int
         # folder is made. (Workers of an external cluster may see other files.)
         load_image_splits(cfg)
     name = args.name or f"{cfg.protocol_of(dataclasses.asdict(cfg))}_{args.sweep}_{cfg.preset}"
-    results = sweep(cfg, kind, run, summarise, name, args.out, axes=args.axis or (),
+    results = sweep(cfg, kind, run, summarise, name, out, axes=args.axis or (),
                     trials=args.trials, scheduler=args.scheduler, n_workers=args.workers,
                     own_build_cache=args.own_build_cache, progress=not args.no_progress)
     no_gpu = NoGPUError.from_task_errors(r.error for r in results)
@@ -155,7 +160,7 @@ def run_sweep_command(cfg: RunConfig, args, sweeps: dict, run, summarise) -> int
         raise no_gpu
     failed = [r for r in results if not r.ok]
     print(f"{len(results) - len(failed)} of {len(results)} tasks done; summary in "
-          f"{Path(args.out) / name / 'summary.jsonl'}", flush=True)
+          f"{Path(out) / name / 'summary.jsonl'}", flush=True)
     for r in failed:
         print(f"failed: {r.task_id}: {r.error}", flush=True)
     return 1 if failed else 0

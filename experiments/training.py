@@ -9,14 +9,20 @@ and passes into the next one. There is no Python loop over samples and no ``run(
 sample; the last chunk of an epoch is padded by the protocol.
 
 After every chunk the engine writes an atomic checkpoint (``checkpoint.npz`` in the run's
-:class:`~runs.RunFolder`): every learned variable, the epoch, the sample
-cursor within the epoch, the seeds, the training statistics and all metrics so far.
-Random streams are drawn by the protocol from ``(seed, epoch, chunk)``, never from a
-generator that lives across chunks, so a run resumed from a checkpoint repeats exactly
-the chunks it lost and ends with bit-identical weights (tests kill the command line
-with SIGKILL at random points, and while a checkpoint is written, and check this). A run
-resumed before its first checkpoint starts from the beginning; the temporary files of
-writes cut short are deleted, never read.
+:class:`~runs.RunFolder`, the one before kept as ``checkpoint-previous.npz``): every
+learned variable, the epoch, the sample cursor within the epoch, the seeds, the training
+statistics, all metrics so far, and the run's configuration (``config.json``'s, with its
+digest). Random streams are drawn by the protocol from ``(seed, epoch, chunk)``, never
+from a generator that lives across chunks, so a run resumed from a checkpoint repeats
+exactly the chunks it lost and ends with bit-identical weights (tests kill the command
+line with SIGKILL at random points, and while a checkpoint is written, and check this).
+A resume continues from the latest checkpoint, or, where that one is missing or corrupt,
+from the previous one with a warning (stderr and ``log.txt``) that the samples trained
+after it are trained again; ``metrics.jsonl`` is rewritten from the checkpoint resumed
+from. It refuses (:func:`runs.check_resumable`) a folder that trained but has no usable
+checkpoint, and a ``config.json`` edited after the checkpoint was written. A run resumed
+before its first checkpoint starts from the beginning; the temporary files of writes cut
+short are deleted, never read.
 
 At the end of every epoch the engine evaluates on the protocol's evaluation split with
 learning off (the same binary; the protocol's ``eval_run_args`` gate learning) and
@@ -70,12 +76,14 @@ them and a resumed epoch reports the same curve.
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from runs import CHECKPOINT_FORMAT, STATS_PREFIX, RunFolder, check_checkpoint
+from runs import (CHECKPOINT_FORMAT, STATS_PREFIX, NotARunError, RunFolder, check_resumable,
+                  config_digest)
 
 __all__ = ["TrainingState", "Trainer"]
 
@@ -99,7 +107,10 @@ class TrainingState:
     metrics: list = field(default_factory=list)
     train_stats: dict = field(default_factory=dict)
 
-    def meta(self, protocol) -> dict:
+    def meta(self, protocol, config: dict) -> dict:
+        """The checkpoint's metadata; ``config`` is the run's stored configuration
+        (``config.json``'s ``config``), kept with its digest so that a resume can tell
+        whether ``config.json`` was edited since."""
         return {
             "format": CHECKPOINT_FORMAT,
             "protocol": protocol.name,
@@ -112,13 +123,15 @@ class TrainingState:
             "seeds": protocol.seeds(),
             "chunk_size": protocol.chunk_size,
             "n_train": protocol.n_train,
+            "config": config,
+            "config_sha256": config_digest(config),
             "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
 
     @classmethod
     def from_checkpoint(cls, arrays: dict, meta: dict, protocol) -> "TrainingState":
         """The state of a checkpoint's ``arrays`` and ``meta``, which
-        :func:`runs.check_checkpoint` has accepted for ``protocol``."""
+        :func:`runs.check_resumable` has accepted for ``protocol``."""
         learned = {k: v for k, v in arrays.items() if not k.startswith(STATS_PREFIX)}
         stats = {k[len(STATS_PREFIX):]: v for k, v in arrays.items()
                  if k.startswith(STATS_PREFIX)}
@@ -163,6 +176,15 @@ class Trainer:
         self.views = None
         self.compile_seconds = None
         self.eval_stats = {}
+        self._config = None
+
+    @property
+    def config(self) -> dict:
+        """The run's stored configuration (``config.json``'s ``config``), which every
+        checkpoint carries."""
+        if self._config is None:
+            self._config = self.folder.read_config()["config"]
+        return self._config
 
     # -- the learned state ---------------------------------------------------------------
     def _state_args(self, state: TrainingState) -> dict:
@@ -178,7 +200,8 @@ class Trainer:
 
     def checkpoint(self, state: TrainingState) -> None:
         """Write checkpoint and metrics atomically (metrics from the checkpoint's list)."""
-        self.folder.write_checkpoint(state.checkpoint_arrays(), state.meta(self.protocol))
+        self.folder.write_checkpoint(state.checkpoint_arrays(),
+                                     state.meta(self.protocol, self.config))
         self.folder.write_metrics(state.metrics)
 
     # -- running ----------------------------------------------------------------------------
@@ -236,19 +259,31 @@ class Trainer:
 
     def _run(self, resume: bool) -> TrainingState:
         p = self.protocol
+        # Chosen and checked before anything in the folder changes.
+        checkpoint = check_resumable(p, self.folder.path) if resume else None
         removed = self.folder.remove_temporaries()
         if removed:
             self.folder.log(f"deleted {', '.join(removed)}: writes cut short by a kill")
-        if resume and self.folder.checkpoint_path.is_file():
-            arrays, meta = self.folder.read_checkpoint()
-            check_checkpoint(p, arrays, meta, self.folder.checkpoint_path)
-            state = TrainingState.from_checkpoint(arrays, meta, p)
+        if checkpoint is not None:
+            if checkpoint.fallback:
+                warning = (f"{checkpoint.fallback}; resuming from {checkpoint.path.name} at "
+                           f"{checkpoint.position()}: the samples trained after it are "
+                           "trained again")
+                print(f"warning: {warning}", file=sys.stderr, flush=True)
+                self.folder.log(f"warning: {warning}")
+            state = TrainingState.from_checkpoint(checkpoint.arrays, checkpoint.meta, p)
             # A kill between the checkpoint's rename and the metrics' leaves the metrics
-            # one evaluation behind (for good, if that was the last checkpoint).
+            # one evaluation behind (for good, if that was the last checkpoint); after a
+            # fall back to the previous checkpoint they are one ahead.
             self.folder.write_metrics(state.metrics)
             self.folder.log(f"resumed at epoch {state.epoch}, sample {state.cursor} "
                             f"({state.samples_seen} samples trained so far)")
         else:
+            if resume and "branched_from" in self.folder.read_config():
+                # Its first checkpoint holds the learned state it branched from.
+                raise NotARunError(
+                    f"--resume: the branch '{self.folder.path}' stopped before its first "
+                    "checkpoint was written; delete it and start the branch again.")
             if resume:
                 self.folder.log("no checkpoint to resume from (the run stopped before its "
                                 "first one): starting from the beginning")

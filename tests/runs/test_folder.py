@@ -1,12 +1,17 @@
 """The results folder (runs.folder): checkpoints round-trip without pickle and are
 written atomically, RunFolder.open refuses what is not a run of the protocol, and a
 folder has one writer at a time (another process's lock refuses a resume before
-anything is read or written; SIGKILL frees it).
+anything is read or written; SIGKILL frees it). Checkpoints rotate (the previous one is
+kept until the next is on disk); a latest checkpoint that is missing, cut short, has a
+flipped byte or arrays other than its digest's falls back to the previous one, and a
+folder that trained but has no usable checkpoint is refused, unchanged. config.json's
+configuration stays as created; changes are recorded as events.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +22,7 @@ import pytest
 from experiments import desire
 from experiments.__main__ import main as cli_main
 from experiments.training import Trainer
-from runs import NotARunError, RunFolder, RunInUseError, atomic_write_bytes
+from runs import NotARunError, RunFolder, RunInUseError, atomic_write_bytes, config_digest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -127,3 +132,163 @@ def test_open_rejects_other_protocol_and_missing_checkpoint(tmp_path):
     folder = RunFolder.create(tmp_path, "desire", {"x": 1})
     with pytest.raises(NotARunError, match="no checkpoint.npz"):
         RunFolder.open(folder.path, protocol="desire").read_checkpoint()
+
+
+# --------------------------------------------------------------------------------------
+# Rotation: the previous checkpoint is kept until the next one is on disk
+# --------------------------------------------------------------------------------------
+
+
+def _write(folder, step: int) -> None:
+    """Checkpoint number ``step``: its weights are all ``step``, its cursor is ``step``."""
+    folder.write_checkpoint({"w": np.full(8, float(step))}, {"epoch": 0, "cursor": step})
+
+
+def _flip_array_byte(path) -> None:
+    """Flip the last byte of the data of the array ``w`` in the checkpoint ``path``,
+    found through the zip's own header (not a byte of zip metadata)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("w.npy")
+    data = bytearray(Path(path).read_bytes())
+    header = info.header_offset
+    name_length = int.from_bytes(data[header + 26:header + 28], "little")
+    extra_length = int.from_bytes(data[header + 28:header + 30], "little")
+    end = header + 30 + name_length + extra_length + info.compress_size
+    data[end - 1] ^= 0xFF
+    Path(path).write_bytes(bytes(data))
+
+
+def test_checkpoints_rotate_and_the_previous_one_is_kept(tmp_path):
+    folder = RunFolder.create(tmp_path, "toy", {})
+    _write(folder, 1)
+    assert not folder.previous_checkpoint_path.exists()
+    _write(folder, 2)
+    _write(folder, 3)
+    assert folder.load_checkpoint().meta["cursor"] == 3
+    previous = folder.load_checkpoint(folder.previous_checkpoint_path)
+    assert previous.meta["cursor"] == 2 and (previous.arrays["w"] == 2).all()
+    # remove_temporaries deletes what a kill leaves, never the previous checkpoint
+    (folder.path / ".checkpoint.npz.abc.tmp").write_bytes(b"half")
+    assert folder.remove_temporaries() == [".checkpoint.npz.abc.tmp"]
+    assert folder.previous_checkpoint_path.is_file()
+    assert folder.usable_checkpoint().fallback is None
+
+
+def test_a_write_killed_between_the_renames_leaves_a_usable_checkpoint(tmp_path, monkeypatch):
+    import runs.folder as results
+
+    folder = RunFolder.create(tmp_path, "toy", {})
+    _write(folder, 1)
+    _write(folder, 2)
+    real_replace = os.replace
+    calls = []
+
+    def replace_then_die(src, dst):
+        calls.append(Path(dst).name)
+        if Path(dst).name == "checkpoint.npz":
+            raise KeyboardInterrupt("killed between the renames")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(results.os, "replace", replace_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _write(folder, 3)
+    monkeypatch.undo()
+    assert calls == ["checkpoint-previous.npz", "checkpoint.npz"]
+    assert not folder.checkpoint_path.exists()
+    checkpoint = folder.usable_checkpoint()
+    assert checkpoint.path == folder.previous_checkpoint_path
+    assert checkpoint.meta["cursor"] == 2 and (checkpoint.arrays["w"] == 2).all()
+    assert checkpoint.fallback == "checkpoint.npz is missing"
+    # The next write goes on from there and keeps checkpoint 2 as the previous one.
+    _write(folder, 3)
+    assert folder.load_checkpoint().meta["cursor"] == 3
+    assert folder.load_checkpoint(folder.previous_checkpoint_path).meta["cursor"] == 2
+
+
+@pytest.mark.parametrize("damage", ["flipped_byte", "truncated", "missing", "other_arrays"])
+def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(damage, tmp_path):
+    folder = RunFolder.create(tmp_path, "toy", {})
+    _write(folder, 1)
+    _write(folder, 2)
+    path = folder.checkpoint_path
+    if damage == "flipped_byte":
+        _flip_array_byte(path)
+        reason = "checkpoint.npz is corrupt (Bad CRC-32 for file 'w.npy')"
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+        reason = "checkpoint.npz is corrupt ("
+    elif damage == "missing":
+        path.unlink()
+        reason = "checkpoint.npz is missing"
+    else:  # a valid zip whose arrays are not the ones its digest was computed from
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        arrays["w"] = arrays["w"] + 1
+        np.savez(path, **arrays)
+        reason = "checkpoint.npz is corrupt (its arrays or metadata differ from the SHA-256"
+    with pytest.raises(NotARunError, match="corrupt|does not exist"):
+        folder.load_checkpoint()
+    checkpoint = folder.usable_checkpoint()
+    assert checkpoint.path == folder.previous_checkpoint_path
+    assert checkpoint.meta["cursor"] == 1 and (checkpoint.arrays["w"] == 1).all()
+    assert checkpoint.fallback.startswith(reason), checkpoint.fallback
+
+
+def _snapshot(path: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+
+
+@pytest.mark.parametrize("case", ["both_corrupt", "both_missing", "only_one_corrupt"])
+def test_a_run_that_trained_without_a_usable_checkpoint_is_refused(case, tmp_path):
+    folder = RunFolder.create(tmp_path, "toy", {})
+    folder.write_metrics([{"epoch": 1, "accuracy": 0.5}])
+    _write(folder, 1)
+    if case != "only_one_corrupt":
+        _write(folder, 2)
+    if case == "both_missing":
+        folder.checkpoint_path.unlink()
+        folder.previous_checkpoint_path.unlink()
+    else:
+        for path in (folder.checkpoint_path, folder.previous_checkpoint_path):
+            if path.exists():
+                _flip_array_byte(path)
+    before = _snapshot(folder.path)
+    with pytest.raises(NotARunError) as info:
+        folder.usable_checkpoint()
+    message = str(info.value)
+    assert message.startswith(f"--resume: the run in '{folder.path}' has no usable "
+                              "checkpoint: checkpoint.npz is ")
+    assert {"both_corrupt": "checkpoint-previous.npz is corrupt (Bad CRC-32",
+            "both_missing": "checkpoint.npz is missing and checkpoint-previous.npz is "
+                            "missing",
+            "only_one_corrupt": "checkpoint-previous.npz is missing"}[case] in message
+    assert "it has trained (metrics.jsonl holds 1 evaluation)" in message
+    assert "start a new run without --resume" in message
+    assert _snapshot(folder.path) == before
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path):
+    folder = RunFolder.create(tmp_path, "toy", {})
+    folder.metrics_path.write_text("")  # nothing evaluated yet
+    assert folder.usable_checkpoint() is None
+    # a checkpoint file, even a corrupt one, means the run trained
+    folder.previous_checkpoint_path.write_bytes(b"PK garbage")
+    with pytest.raises(NotARunError, match="checkpoint-previous.npz is corrupt"):
+        folder.usable_checkpoint()
+
+
+def test_config_json_keeps_its_configuration_and_records_events(tmp_path):
+    folder = RunFolder.create(tmp_path, "toy", {"epochs": 3, "lr": 0.1})
+    document = folder.read_config()
+    assert document["config_sha256"] == config_digest({"lr": 0.1, "epochs": 3})
+    with pytest.raises(ValueError, match="fixed at creation"):
+        folder.update_config(config={"epochs": 5})
+    folder.record_event("epochs", 3, 5, "epochs extended from 3 to 5")
+    after = folder.read_config()
+    assert after["config"] == document["config"]
+    (event,) = after["events"]
+    assert (event["field"], event["from"], event["to"]) == ("epochs", 3, 5)
+    assert event["command"] == sys.argv and event["time"]
+    assert "epochs extended from 3 to 5 (command: " in folder.log_path.read_text()

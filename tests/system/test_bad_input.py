@@ -115,7 +115,7 @@ def fabricate(root, protocol: str, run_id: str, hidden: int = 4, checkpoint_hidd
         if checkpoint_hidden != hidden:
             p = make_protocol(tiny_config(protocol, checkpoint_hidden, **extra))
         state = TrainingState(arrays=p.initial_state(), epoch=0, cursor=4, samples_seen=4)
-        folder.write_checkpoint(state.checkpoint_arrays(), state.meta(p))
+        folder.write_checkpoint(state.checkpoint_arrays(), state.meta(p, cfg.to_dict()))
     return folder
 
 
@@ -135,8 +135,8 @@ def results(tmp_path_factory):
     """The pre-existing results root: ``ei_ratio/real`` (a real tiny run), and per
     protocol ``ok`` (config and checkpoint agree), ``h8`` (8 hidden cells),
     ``arch`` (config of 4 hidden cells, the checkpoint of ``h8`` copied in), ``corrupt``
-    (a truncated checkpoint), ``badcfg`` (a hand-edited config.json with a value of the
-    wrong type)."""
+    (a truncated checkpoint, no previous one, metrics written), ``badcfg`` (a
+    hand-edited config.json with a value of the wrong type)."""
     root = tmp_path_factory.mktemp("results")
     cfg = EI.make_config("quick", n_hidden=4, batch_size=2, chunk_batches=2,
                          analysis_samples=0, device="runtime", **_DATA)
@@ -495,10 +495,18 @@ def test_resume_of_a_checkpoint_of_another_architecture(protocol, untouched, cap
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_resume_of_a_truncated_checkpoint(protocol, untouched, capsys, no_compile):
+    """The only checkpoint cut in half, no previous one, and metrics written: the run
+    trained, so it is refused rather than started again in place (tests/runs/test_folder.py
+    has the fall back to a previous checkpoint)."""
     folder = untouched / protocol / "corrupt"
     code, err = run_cli(experiments_cli.main, [protocol, "--resume", str(folder)], capsys)
-    assert_one_message(code, err, ["--resume", f"'{folder / 'checkpoint.npz'}' is unreadable",
-                                   "corrupt or was cut short", "Start a new run"])
+    assert_one_message(code, err, ["--resume", f"the run in '{folder}' has no usable "
+                                   "checkpoint: checkpoint.npz is corrupt (",
+                                   "and checkpoint-previous.npz is missing",
+                                   "it has trained (metrics.jsonl holds 1 evaluation)",
+                                   "It is not started again in place",
+                                   "restore a checkpoint from a copy",
+                                   "start a new run without --resume"])
 
 
 @pytest.mark.parametrize("protocol", ["desire", "plif"])

@@ -14,8 +14,9 @@ same configuration: the final checkpoint's arrays bit for bit, its metadata, eve
   desire's 1.5 minutes; a cold compile of balanced tuning's network takes minutes).
 - Kills placed exactly while a checkpoint is written (a launcher script patches
   ``os.fsync`` / ``os.replace`` in the killed process, not the package): a temporary file
-  cut in half, a complete temporary file not yet renamed, a renamed checkpoint whose
-  metrics were not yet written.
+  cut in half, a complete temporary file not yet renamed (the current checkpoint already
+  renamed to checkpoint-previous.npz, which the resume falls back to), a renamed
+  checkpoint whose metrics were not yet written.
 - A kill while ``make`` compiles: the orphaned ``make`` keeps the slot from other builds;
   an object file cut short by the kill is not linked; the resumed run (which had no
   checkpoint yet) starts from the beginning and ends bit-identical.
@@ -394,11 +395,17 @@ def test_sigkill_while_writing_a_checkpoint(protocol, kills, tmp_path, reference
             assert _position(temporary) == at
         if at == (0, 0):
             assert not folder.checkpoint_path.exists()
+        elif mode == "before-rename":  # between the two renames: only the previous one
+            assert not folder.checkpoint_path.exists()
+            assert _position(folder.previous_checkpoint_path) < at
         else:  # the checkpoint before, intact
             assert _position(folder.checkpoint_path) < at
 
     Cli([protocol, "--resume", run, "--no-progress"], session_build_cache, log).finish()
     assert_same_run(run, expected)
+    if any(mode == "before-rename" for mode, _ in kills):
+        assert "warning: checkpoint.npz is missing; resuming from checkpoint-previous.npz" \
+            in (run / "log.txt").read_text()
 
 
 # --------------------------------------------------------------------------------------
