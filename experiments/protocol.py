@@ -315,7 +315,8 @@ class RunConfig:
         flags = [option for option in cls.FLAGS if getattr(args, option_dest(option))]
         extra = cls.extra_overrides(args)
         given = [option for option in _RUN_OPTIONS
-                 if getattr(args, option_dest(option), None) not in (None, False)] \
+                 if getattr(args, option_dest(option), None) is not None
+                 and getattr(args, option_dest(option)) is not False] \
             + given_options(args, cls.cli_fields()) + flags + list(extra)
         branch = getattr(args, "branch", None)
         if args.resume is not None:
@@ -403,10 +404,11 @@ def resume_changes(stored: RunConfig, cfg: RunConfig, where) -> dict:
     names = [name for name in RESUME_OPTIONS.values() if name is not None
              and name in {f.name for f in fields(stored)}]
     if cfg.epochs < stored.epochs:
+        epochs = f"{stored.epochs} epoch{'s' if stored.epochs != 1 else ''}"
         raise ConfigurationError(
-            f"--epochs {cfg.epochs}: the run in {where} is configured for {stored.epochs} "
-            "epochs, and a resumed run can only be extended. Leave --epochs out to train "
-            f"it to its {stored.epochs} epochs, or give more.")
+            f"--epochs {cfg.epochs}: the run in {where} is configured for {epochs}, and a "
+            f"resumed run can only be extended. Leave --epochs out to train it to its "
+            f"{epochs}, or give more.")
     other = [f"{f.name} {getattr(stored, f.name)!r} there, {getattr(cfg, f.name)!r} here"
              for f in fields(stored) if f.name not in names
              and getattr(stored, f.name) != getattr(cfg, f.name)]
