@@ -76,7 +76,12 @@ def test_cli_resume_refuses_changed_settings(tmp_path, capsys, no_compile):
     folder = RunFolder.create(tmp_path, "desire", cfg.to_dict())
     code = cli_main(["desire", "--resume", str(folder.path), "--lr", "0.1"])
     assert code == 2
-    assert "--lr cannot change" in capsys.readouterr().err
+    assert "--lr cannot be given with --resume" in capsys.readouterr().err
+    # desire's own option outside the tables, in the branch command too
+    code = cli_main(["desire", "--resume", str(folder.path), "--dropout", "0.1", "0.2"])
+    assert code == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"python -m experiments desire --branch {folder.path} --dropout 0.1 0.2")
 
 
 def test_help_documents_every_option_with_its_default(capsys):

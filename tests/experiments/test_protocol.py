@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from experiments.protocol import ConfigurationError, RunConfig, open_run
-from experiments.training import TrainingState
+from experiments.training import Trainer, TrainingState
 from runs import NotARunError, RunFolder
 
 
@@ -286,6 +286,12 @@ def test_branch_takes_the_configuration_options_and_learned_state(tmp_path):
     assert checkpoint.meta["metrics"] == [] and folder.read_metrics() == []
     assert checkpoint.arrays["w"].dtype == np.float32
     np.testing.assert_array_equal(checkpoint.arrays["w"], np.arange(6.0).reshape(3, 2))
+    # Without that checkpoint (a kill right after the folder was made) a resume would
+    # start from the initial state, which is not the branch's: refused.
+    folder.checkpoint_path.unlink()
+    with pytest.raises(NotARunError, match="stopped before its first checkpoint was "
+                                           "written; delete it and start the branch again"):
+        Trainer(protocol, folder, progress=False).run(resume=True)
 
 
 def test_branch_refuses_another_shape_a_preset_and_a_run_without_checkpoint(tmp_path):
