@@ -241,6 +241,15 @@ def test_resume_extends_epochs_as_an_event_and_keeps_the_configuration(tmp_path)
     # and fewer than the extended number are refused
     with pytest.raises(ConfigurationError, match="configured for 5 epochs"):
         ToyConfig.from_args(_parse(["--resume", str(folder.path), "--epochs", "4"]))
+    # another data directory (the files are checksum-verified) is an event too
+    cfg, root, run_id = ToyConfig.from_args(_parse(["--resume", str(folder.path),
+                                                    "--data-dir", "elsewhere"]))
+    opened, _ = open_run(ToyProtocol(cfg), cfg, root, run_id=run_id, resume=True)
+    opened.unlock()
+    event = folder.read_config()["events"][-1]
+    assert (event["field"], event["from"], event["to"]) == ("data_dir", None, "elsewhere")
+    assert "data_dir changed from None to 'elsewhere' on resume" in folder.log_path.read_text()
+    assert json.dumps(folder.read_config()["config"], sort_keys=True) == config_before
 
 
 def test_resume_refuses_a_hand_edited_configuration(tmp_path):
