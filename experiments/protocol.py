@@ -30,7 +30,8 @@ from experiments.options import (DATA_FIELDS, add_field_options, add_run_options
 from runs import RunFolder
 
 __all__ = ["ConfigurationError", "RunConfig", "TrainingProtocol", "ImageProtocol",
-           "is_integer", "is_number", "load_image_splits", "open_run", "train",
+           "is_integer", "is_number", "fetch_image_data", "load_image_splits", "open_run",
+           "train",
            "runner", "run_and_report"]
 
 
@@ -410,6 +411,19 @@ class ImageProtocol:
     n_eval = property(lambda self: len(self.y_eval))
 
 
+def fetch_image_data(cfg) -> None:
+    """``--download``: fetch the files of ``cfg``'s data set that are missing
+    (:func:`experiments.datasets.fetch_dataset`: into ``cfg.data_dir``, else
+    ``$SNN_DATA_DIR``, else the download cache; the test split only when it is
+    evaluated). Raises :class:`ConfigurationError` with the download's message."""
+    from experiments.datasets import DatasetError, fetch_dataset
+
+    try:
+        fetch_dataset(cfg.dataset, cfg.data_dir, test=cfg.eval_split == "test")
+    except DatasetError as err:
+        raise ConfigurationError(f"--download: {err}") from None
+
+
 def load_image_splits(cfg):
     """Training and evaluation images (float64 rows in [0, 1]) and labels of a
     :class:`RunConfig`.
@@ -517,7 +531,10 @@ def runner(protocol_class, label):
 def run_and_report(run, summarise, cfg: RunConfig, root, run_id, args, keys) -> int:
     """The end of every protocol's command line: ``run`` the configuration (resuming
     with ``--resume``), then print the results folder and the ``keys`` of
-    ``summarise(metrics)`` that the run has."""
+    ``summarise(metrics)`` that the run has. ``--download`` first fetches the data set's
+    missing files (:func:`fetch_image_data`)."""
+    if getattr(args, "download", False):
+        fetch_image_data(cfg)
     folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,
                         progress=not args.no_progress)
     summary = summarise(state.metrics)
