@@ -617,7 +617,8 @@ def download_file(urls, destination, md5=None, timeout=60.0, chunk_size=1 << 16)
                 DatasetError, ValueError) as err:
             # ValueError covers malformed URLs; OSError covers timeouts, refused
             # connections, HTTP errors and a full or read-only disk.
-            logger.warning("Download from %s failed: %s", url, err)
+            # The caller reports the failure; a warning here would be a second message.
+            logger.info("Download from %s failed: %s", url, err)
             failures.append(f"{url}: {_reason(err)}")
             continue
         return destination

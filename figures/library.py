@@ -501,7 +501,8 @@ def load(dataset: str = "digits", data_dir=None, samples: int = 3, download: boo
 
     if download:
         fetch_dataset(dataset, data_dir)
-    kwargs = {} if dataset == "digits" else {"data_dir": data_dir}
+    # No validation split: only the first few training images are shown.
+    kwargs = {} if dataset == "digits" else {"data_dir": data_dir, "validation": 0}
     data = load_dataset(dataset, **kwargs).train
     return data.images[:samples], data.labels[:samples]
 
