@@ -43,7 +43,7 @@ normalisation, :func:`analysis.distances.van_rossum_matrix_fast`) averaged over 
 E-I and I-I pairs, on the first ``analysis_samples`` validation images; their spikes
 are in ``recordings/epoch-NNNN.npz``.
 
-Sweeps (``python -m experiments ei_ratio_sweep``): E fraction x input scale x trials,
+Sweeps (``python -m experiments ei_ratio --sweep rate|noise``): E fraction x input scale x trials,
 and weight noise x E fraction, on Dask (:mod:`experiments.sweeps`).
 """
 
