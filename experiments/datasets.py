@@ -605,8 +605,8 @@ def download_file(urls, destination, md5=None, timeout=60.0, chunk_size=1 << 16)
     except OSError as err:
         raise DownloadError(
             f"Could not download '{destination.name}': cannot make the folder "
-            f"'{destination.parent}' ({err.strerror or err}). Give --data-dir (or "
-            f"SNN_DATA_DIR, SNN_CACHE_DIR) a folder you can write to."
+            f"'{destination.parent}' ({err.strerror or err}). Make it writable, or choose "
+            f"a data folder you can write to."
         ) from None
     failures = []
     for url in urls:
@@ -626,8 +626,7 @@ def download_file(urls, destination, md5=None, timeout=60.0, chunk_size=1 << 16)
     raise DownloadError(
         f"Could not download '{destination.name}' ({sources}). No file was written to "
         f"{destination.parent}. Check the network connection (or SNN_DATA_MIRROR) and "
-        f"retry, or download the file by hand and pass its folder with --data-dir or "
-        f"SNN_DATA_DIR."
+        f"retry, or put the file there by hand."
     )
 
 

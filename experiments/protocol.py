@@ -30,9 +30,8 @@ from experiments.options import (DATA_FIELDS, add_field_options, add_run_options
 from runs import RunFolder
 
 __all__ = ["ConfigurationError", "RunConfig", "TrainingProtocol", "ImageProtocol",
-           "is_integer", "is_number", "fetch_image_data", "load_image_splits", "open_run",
-           "train",
-           "runner", "run_and_report"]
+           "is_integer", "is_number", "load_image_splits", "open_run", "train",
+           "runner", "run_and_report", "fetch_image_data"]
 
 
 class ConfigurationError(ValueError):

@@ -160,7 +160,8 @@ def test_a_refused_connection_stops_the_command(tmp_path, cache, capsys, monkeyp
                          "--data-dir", str(tmp_path / "data"),
                          "--out", str(tmp_path / "results"), *SMALL], capsys)
     assert_one_message(code, err, ["error: --download:", TRAIN_FILES[0], closed_port_url,
-                                   "refused", "--data-dir"])
+                                   "refused", f"No file was written to "
+                                   f"{tmp_path / 'data' / 'fashion-mnist'}."])
     assert files_in(tmp_path / "data") == [] and files_in(cache) == []
 
 
