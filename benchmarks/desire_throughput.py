@@ -35,6 +35,18 @@ import numpy as np
 DEFAULT_SIZES = ["200,100", "400,200", "800,400", "1600,800"]
 
 
+def _fetched(dataset, data_dir) -> bool:
+    """``--download``: fetch the missing files; False after printing why it failed."""
+    from experiments.datasets import DatasetError, fetch_dataset
+
+    try:
+        fetch_dataset(dataset, data_dir)
+    except DatasetError as err:
+        print(f"--download: {err}", file=sys.stderr)
+        return False
+    return True
+
+
 def _load(data_dir, n_needed):
     from experiments.datasets import load_dataset
 
@@ -116,6 +128,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("SNN_DATA_DIR"),
                         help="MNIST IDX directory; default: $SNN_DATA_DIR (digits if missing)")
+    parser.add_argument("--download", action="store_true",
+                        help="first download the MNIST files that are missing, checked against "
+                             "the published MD5 (into --data-dir, default: the download cache)")
     parser.add_argument("--hidden", nargs="+", default=DEFAULT_SIZES, metavar="H1,H2",
                         help=f"hidden sizes to measure; default: {' '.join(DEFAULT_SIZES)}")
     parser.add_argument("--chunk-size", type=int, default=1000, help="samples per run; default: 1000")
@@ -132,6 +147,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     hidden_sets = [tuple(int(h) for h in spec.split(",")) for spec in args.hidden]
+    if args.download and not _fetched("mnist", args.data_dir):
+        return 2
     dataset, x, y = _load(args.data_dir, args.chunk_size * args.chunks)
     results = {
         "benchmark": "desire_throughput",

@@ -76,13 +76,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("SNN_DATA_DIR"),
                         help="Fashion-MNIST IDX directory; default: $SNN_DATA_DIR")
+    parser.add_argument("--download", action="store_true",
+                        help="first download the Fashion-MNIST files that are missing, checked "
+                             "against the published MD5 (into --data-dir, default: the "
+                             "download cache)")
     parser.add_argument("--chunks", type=int, default=5, help="chunks of 2560 samples; default: 5")
     parser.add_argument("--checkpoint", default=None,
                         help="an ei_ratio checkpoint.npz to start from (trained weights)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "measurements"
                                              / "ei_ratio_throughput.json"))
     args = parser.parse_args(argv)
+    from benchmarks.desire_throughput import _fetched
     from models.devices import select_device
+
+    if args.download and not _fetched("fashion-mnist", args.data_dir):
+        return 2
 
     select_device("cpp")
     result = measure(args.data_dir, args.chunks, checkpoint=args.checkpoint)

@@ -17,7 +17,8 @@ exponent against ``T``, and with ``--profile`` Brian2's time per code object at 
 (``profile=True``; it costs about 10 %, so the timings above come from runs without it).
 Written to ``benchmarks/measurements/scaling.json`` and the ``scaling`` section of
 ``benchmarks/RESULTS.md``. Without the IDX files under ``--data-root`` the digits set
-(64 inputs) is used.
+(64 inputs) is used; ``--download`` fetches them first (into ``--data-root``, default
+the download cache).
 """
 
 from __future__ import annotations
@@ -213,7 +214,18 @@ def main(argv=None) -> int:
                         help="smallest hidden size in the fits; default: 400")
     parser.add_argument("--profile", type=int, default=1600, metavar="H",
                         help="profile one chunk at this hidden size (0: none); default: 1600")
+    parser.add_argument("--download", action="store_true",
+                        help="first download the MNIST / Fashion-MNIST files, checked against "
+                             "the published MD5 (into --data-root, default: the download "
+                             "cache)")
     args = parser.parse_args(argv)
+    if args.download:
+        from benchmarks.throughput import fetch_data
+
+        args.data_root = fetch_data({MODELS[m]["dataset"] for m in args.models},
+                                    args.data_root, "scaling")
+        if args.data_root is None:
+            return 2
     if args.chunks < 2:
         parser.error("--chunks must be >= 2 (the first chunk is not timed)")
     if any(h < 1 for h in args.hidden):

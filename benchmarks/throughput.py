@@ -1,7 +1,7 @@
 """Training and evaluation throughput of every protocol, quick and paper sizes.
 
     python -m benchmarks throughput --data-root ../shared/datasets
-    python -m benchmarks throughput --protocols desire ei_ratio --chunks 3
+    python -m benchmarks throughput --download --protocols desire ei_ratio --chunks 3
 
 Each protocol is trained exactly as its command line trains it (:class:`experiments.
 training.Trainer`: compiled network, chunks of samples through ``run_args``, a checkpoint
@@ -17,7 +17,8 @@ binary, the run_args, reading the learned state back and the checkpoint) and eva
 samples/s. Written to ``benchmarks/measurements/throughput.json`` and to the section
 ``throughput`` of ``benchmarks/RESULTS.md`` with the machine, versions and date. Paper
 sizes need the IDX files under ``--data-root`` (``mnist/``, ``fashion-mnist/``); without
-them they are skipped, never downloaded.
+them they are skipped, unless ``--download`` fetches them first (into ``--data-root``,
+default the download cache: :func:`experiments.datasets.fetch_dataset`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from benchmarks import report
 
-__all__ = ["PROTOCOLS", "measure", "main"]
+__all__ = ["PROTOCOLS", "fetch_data", "measure", "main"]
 
 
 def _entry(module: str, cls: str, study: str | None = None, paper_dataset: str = "mnist"):
@@ -73,6 +74,22 @@ def make_config(protocol: str, size: str, target: str, data_root=None, chunks: i
     n_chunks = 1 if target == "runtime" else chunks
     return dataclasses.replace(cfg, train_samples=n_chunks * cfg.chunk_size,
                                eval_samples=cfg.chunk_size).validate()
+
+
+def fetch_data(datasets, data_root, benchmark: str):
+    """``--download`` of a benchmark: fetch the missing files of ``datasets`` into
+    ``data_root/<dataset>/`` (default root: the download cache, which has that layout).
+    Returns the root, or None after printing the download's message."""
+    from experiments.datasets import DatasetError, default_cache_dir, fetch_dataset
+
+    root = str(data_root or default_cache_dir())
+    try:
+        for dataset in sorted(datasets):
+            fetch_dataset(dataset, root)
+    except DatasetError as err:
+        print(f"python -m benchmarks {benchmark}: --download: {err}", file=sys.stderr)
+        return None
+    return root
 
 
 def _network(cfg) -> str:
@@ -147,11 +164,20 @@ def main(argv=None) -> int:
                         help="skip the runtime target (quick size)")
     parser.add_argument("--chunks", type=int, default=2,
                         help="training chunks per C++ measurement; default: 2")
+    parser.add_argument("--download", action="store_true",
+                        help="first download the MNIST / Fashion-MNIST files the paper sizes "
+                             "need, checked against the published MD5 (into --data-root, "
+                             "default: the download cache)")
     args = parser.parse_args(argv)
     if args.chunks < 1:
         parser.error("--chunks must be >= 1")
-    if args.data_root is not None and not Path(args.data_root).is_dir():
+    if args.data_root is not None and not args.download and not Path(args.data_root).is_dir():
         parser.error(f"--data-root {args.data_root} is not a folder")
+    if args.download and "paper" in args.sizes:
+        datasets = {PROTOCOLS[p]["paper_dataset"] for p in args.protocols}
+        args.data_root = fetch_data(datasets, args.data_root, "throughput")
+        if args.data_root is None:
+            return 2
 
     payload = {"benchmark": "throughput", "machine": report.machine_description(),
                "chunks": args.chunks, "runs": [], "skipped": []}

@@ -29,10 +29,22 @@ the three that is given is used, the others are not searched):
 3. the download cache ``<cache>/<dataset>/``, where ``<cache>`` is
    ``$SNN_CACHE_DIR`` or, without it, ``~/.cache/snn-brain-learning/datasets``.
 
-Nothing is downloaded unless ``download=True`` is passed (``--download`` on the
-command line). Downloads go to ``<first directory above>``, are verified
-against the published MD5 and only then renamed into place, so an interrupted
-or corrupt download never leaves a file that looks complete.
+Nothing is downloaded unless asked: ``--download`` on the command lines that
+read these data sets (``python -m experiments``, ``python -m benchmarks
+throughput|scaling``, ``python -m figures library``), which calls
+`fetch_dataset`, or ``download=True`` of the loaders. A download goes to the
+first directory above (``<data_dir>/<dataset>/``, ``$SNN_DATA_DIR/<dataset>/``
+or ``<cache>/<dataset>/``), streams into a temporary file in that directory,
+is checked against the length the server announced and the published MD5,
+flushed to disk (fsync) and only then renamed into place, so an interrupted,
+cut-short or corrupt download never leaves a file that looks complete.
+
+The sources are the data sets' published URLs (the original first, then a
+mirror). The environment variable ``SNN_DATA_MIRROR`` replaces them with one
+base URL of your own, laid out like the cache: ``$SNN_DATA_MIRROR/<dataset>/<file>``
+(an ``http://``, ``https://`` or ``file://`` URL; ``python -m http.server`` run
+in a cache directory serves one). The MD5s checked are the published ones
+either way.
 
 References
 ----------
@@ -72,6 +84,7 @@ __all__ = [
     "dataset_search_dirs",
     "default_cache_dir",
     "download_file",
+    "fetch_dataset",
     "file_md5",
     "find_dataset_file",
     "load_dataset",
@@ -83,6 +96,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Environment variable with a base URL that replaces the published sources.
+MIRROR_ENV = "SNN_DATA_MIRROR"
 
 KNOWN_DATASETS = ("digits", "mnist", "fashion-mnist")
 N_CLASSES = 10
@@ -488,8 +504,57 @@ def find_dataset_file(name, filename, data_dir=None, download=False, verify=True
             f"with --data-dir (data_dir=...) or the SNN_DATA_DIR environment "
             f"variable, or fetch it with --download (download=True)."
         )
-    urls = [base + filename for base in source.urls]
-    return download_file(urls, dirs[0] / filename, expected_md5)
+    return download_file(_source_urls(name, filename), dirs[0] / filename, expected_md5)
+
+
+def _source_urls(name, filename):
+    """URLs of one file: ``$SNN_DATA_MIRROR/<name>/<filename>`` if that is set, else
+    the published sources."""
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    if mirror:
+        return [f"{mirror.rstrip('/')}/{name}/{filename}"]
+    return [base + filename for base in _SOURCES[name].urls]
+
+
+def fetch_dataset(name, data_dir=None, test=False):
+    """
+    Download the files of data set ``name`` that are missing (what ``--download``
+    does), verify them, and return their paths.
+
+    Files already present in one of the search directories (`dataset_search_dirs`)
+    are only checked against their MD5; missing ones are downloaded into the first
+    search directory (see the module docstring for where that is, the sources and
+    ``SNN_DATA_MIRROR``).
+
+    Parameters
+    ----------
+    name : {'digits', 'mnist', 'fashion-mnist'}
+        The data set; 'digits' ships with scikit-learn, so nothing is fetched.
+    data_dir : str or Path, optional
+        Directory given by the user (``--data-dir``).
+    test : bool, optional
+        Also fetch the official test split (t10k), which only runs that evaluate on
+        it read.
+
+    Returns
+    -------
+    list of Path
+        The training files (and test files), verified.
+
+    Raises
+    ------
+    DownloadError
+        A file could not be downloaded with the right MD5 and length, or not
+        written; nothing that looks complete is left behind.
+    DatasetError
+        A file found locally has the wrong MD5 (delete it to download it again).
+    """
+    name = _canonical_name(name)
+    if name == "digits":
+        return []
+    files = (_TRAIN_IMAGES, _TRAIN_LABELS) + ((_TEST_IMAGES, _TEST_LABELS) if test else ())
+    return [find_dataset_file(name, filename, data_dir, download=True)
+            for filename in files]
 
 
 def _verify_md5(path, expected_md5):
@@ -535,7 +600,14 @@ def download_file(urls, destination, md5=None, timeout=60.0, chunk_size=1 << 16)
         Every URL failed; the message lists why each one did.
     """
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DownloadError(
+            f"Could not download '{destination.name}': cannot make the folder "
+            f"'{destination.parent}' ({err.strerror or err}). Make it writable, or choose "
+            f"a data folder you can write to."
+        ) from None
     failures = []
     for url in urls:
         logger.info("Downloading %s to %s", url, destination)
@@ -543,39 +615,89 @@ def download_file(urls, destination, md5=None, timeout=60.0, chunk_size=1 << 16)
             _download_one(url, destination, md5, timeout, chunk_size)
         except (OSError, urllib.error.URLError, http.client.HTTPException,
                 DatasetError, ValueError) as err:
-            # ValueError covers malformed URLs; OSError covers timeouts and HTTP errors.
-            logger.warning("Download from %s failed: %s", url, err)
-            failures.append(f"  {url}: {err}")
+            # ValueError covers malformed URLs; OSError covers timeouts, refused
+            # connections, HTTP errors and a full or read-only disk.
+            # The caller reports the failure; a warning here would be a second message.
+            logger.info("Download from %s failed: %s", url, err)
+            failures.append(f"{url}: {_reason(err)}")
             continue
         return destination
+    sources = failures[0] if len(failures) == 1 else "every source failed: " + "; ".join(failures)
     raise DownloadError(
-        f"Could not download '{destination.name}': every source failed:\n"
-        + "\n".join(failures)
-        + f"\nNo file was written to {destination.parent}. Check the network "
-        f"connection and retry, or download the file by hand and pass its directory "
-        f"with --data-dir or SNN_DATA_DIR."
+        f"Could not download '{destination.name}' ({sources}). No file was written to "
+        f"{destination.parent}. Check the network connection (or SNN_DATA_MIRROR) and "
+        f"retry, or put the file there by hand."
     )
 
 
+def _reason(err):
+    """Why one download attempt failed, in a few words."""
+    if isinstance(err, urllib.error.HTTPError):
+        return f"HTTP {err.code} {err.reason}"
+    if isinstance(err, urllib.error.URLError):
+        reason = err.reason
+        return getattr(reason, "strerror", None) or str(reason)
+    return str(err) or type(err).__name__
+
+
 def _download_one(url, destination, md5, timeout, chunk_size):
+    """Stream ``url`` into a temporary file next to ``destination``; rename it into
+    place only when its length and MD5 are right and it is on disk."""
     fd, tmp = tempfile.mkstemp(
         dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
     )
     try:
         digest = hashlib.md5(usedforsecurity=False)
+        received = 0
         with os.fdopen(fd, "wb") as out:
             with urllib.request.urlopen(url, timeout=timeout) as response:
+                announced = _content_length(response)
                 for chunk in iter(lambda: response.read(chunk_size), b""):
                     digest.update(chunk)
                     out.write(chunk)
-        if md5 is not None and digest.hexdigest() != md5:
-            raise DatasetError(
-                f"served bytes with MD5 {digest.hexdigest()}, expected {md5}"
-            )
+                    received += len(chunk)
+            # http.client ends a body that stops short of its Content-Length without
+            # an error: the length is checked here.
+            if announced is not None and received != announced:
+                raise DatasetError(
+                    f"the transfer was cut short: {received} of {announced} bytes "
+                    f"received"
+                )
+            if md5 is not None and digest.hexdigest() != md5:
+                raise DatasetError(
+                    f"served bytes with MD5 {digest.hexdigest()}, expected {md5}"
+                )
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, destination)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_directory(destination.parent)
+
+
+def _content_length(response):
+    """The body length a response announced, or None."""
+    headers = getattr(response, "headers", None)
+    value = headers.get("Content-Length") if headers is not None else None
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _fsync_directory(directory):
+    """Make a rename in ``directory`` durable (where the platform allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------

@@ -208,7 +208,11 @@ class DesireConfig(RunConfig, DesireSpec):
 
 #: Presets: defaults that ``make_config`` starts from before command-line overrides.
 #: 'paper' is the reference code's setting for the chosen data set; 'quick' trains the
-#: embedded digits set to over 90 % test accuracy in well under two minutes.
+#: embedded digits set to over 90 % test accuracy in well under two minutes, and MNIST or
+#: Fashion-MNIST in a few minutes on one core: a smaller network on the first 10,000
+#: training images, evaluated on 1,000 held-out ones.
+_QUICK_28 = dict(hidden=(400, 200), validation=1000, train_samples=10000, epochs=2,
+                 learning_rate=5e-5, chunk_size=500)
 PRESETS = {
     "paper": {
         "mnist": dict(hidden=(1600, 800), dropout_input=0.0, dropout_hidden=0.3,
@@ -224,6 +228,10 @@ PRESETS = {
         "digits": dict(hidden=(200, 100), validation=300, test=300, eval_split="test",
                        learning_rate=3e-4, lr_decay=0.15, epochs=10, chunk_size=400,
                        dropout_input=0.0, dropout_hidden=0.2),
+        # A tenth of the paper's samples per epoch: a larger learning rate than the
+        # paper's 1e-5 makes up for the fewer updates.
+        "mnist": dict(_QUICK_28, dropout_input=0.0, dropout_hidden=0.3),
+        "fashion-mnist": dict(_QUICK_28, dropout_input=0.05, dropout_hidden=0.4),
     },
 }
 

@@ -46,19 +46,27 @@ def preset_default(config_cls, presets: dict, field_name: str, base=None) -> str
 def add_run_options(parser: argparse.ArgumentParser, config_cls, presets: dict,
                     paper_dataset: str) -> None:
     """The options every image protocol has: ``--preset``, ``--dataset``, ``--data-dir``,
-    ``--epochs``, ``--device``, ``--out``, ``--no-progress``."""
+    ``--download``, ``--epochs``, ``--device``, ``--out``, ``--no-progress``.
+
+    ``--download`` is an action, not a configuration field: it is never stored with a
+    run, and it may be given with ``--resume``."""
     from models.devices import TARGETS
 
     # --preset and --out default to None so that a resume can tell whether they were
     # given (it refuses them); a new run applies 'paper' and DEFAULT_OUT.
     parser.add_argument("--preset", choices=sorted(presets), default=None,
-                        help="starting configuration: 'paper' or 'quick' (digits, minutes); "
+                        help="starting configuration: 'paper' or 'quick' (a small network, "
+                             "minutes on one core; MNIST and Fashion-MNIST on a subset); "
                              "default: paper")
     parser.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"), default=None,
                         help=f"data set; default: {paper_dataset} for paper, digits for quick")
     parser.add_argument("--data-dir", default=None, metavar="DIR",
                         help="directory with the IDX files; default: $SNN_DATA_DIR, else the "
                              "download cache")
+    parser.add_argument("--download", action="store_true",
+                        help="first download the MNIST / Fashion-MNIST files that are missing "
+                             "(into --data-dir, else $SNN_DATA_DIR, else the download cache; "
+                             "checked against the published MD5); allowed with --resume")
     parser.add_argument("--epochs", type=int, default=None, metavar="N",
                         help=f"training epochs; {preset_default(config_cls, presets, 'epochs')}")
     parser.add_argument("--device", choices=TARGETS, default=None,

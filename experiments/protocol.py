@@ -42,7 +42,7 @@ from runs import RunFolder
 
 __all__ = ["ConfigurationError", "RunConfig", "TrainingProtocol", "ImageProtocol",
            "RESUME_OPTIONS", "is_integer", "is_number", "load_image_splits", "open_run",
-           "train", "runner", "run_and_report"]
+           "train", "runner", "run_and_report", "fetch_image_data"]
 
 #: The options that may be given with ``--resume``, each with the configuration field it
 #: sets (``None``: none). They do not change what the run computes; a field that changes
@@ -52,6 +52,7 @@ RESUME_OPTIONS = {
     "--epochs": "epochs",        # only to extend the run
     "--data-dir": "data_dir",    # the data files are checksum-verified
     "--threads": "threads",      # deterministic for every count, or refused
+    "--download": None,          # fetches missing data files, checksum-verified
     "--no-progress": None,
 }
 #: The options of every run besides the protocol's tables, in the order the messages
@@ -535,6 +536,19 @@ class ImageProtocol:
     n_eval = property(lambda self: len(self.y_eval))
 
 
+def fetch_image_data(cfg) -> None:
+    """``--download``: fetch the files of ``cfg``'s data set that are missing
+    (:func:`experiments.datasets.fetch_dataset`: into ``cfg.data_dir``, else
+    ``$SNN_DATA_DIR``, else the download cache; the test split only when it is
+    evaluated). Raises :class:`ConfigurationError` with the download's message."""
+    from experiments.datasets import DatasetError, fetch_dataset
+
+    try:
+        fetch_dataset(cfg.dataset, cfg.data_dir, test=cfg.eval_split == "test")
+    except DatasetError as err:
+        raise ConfigurationError(f"--download: {err}") from None
+
+
 def load_image_splits(cfg):
     """Training and evaluation images (float64 rows in [0, 1]) and labels of a
     :class:`RunConfig`.
@@ -711,7 +725,10 @@ def runner(protocol_class, label):
 def run_and_report(run, summarise, cfg: RunConfig, root, run_id, args, keys) -> int:
     """The end of every protocol's command line: ``run`` the configuration (resuming
     with ``--resume``, branching with ``--branch``), then print the results folder and
-    the ``keys`` of ``summarise(metrics)`` that the run has."""
+    the ``keys`` of ``summarise(metrics)`` that the run has. ``--download`` first fetches
+    the data set's missing files (:func:`fetch_image_data`)."""
+    if getattr(args, "download", False):
+        fetch_image_data(cfg)
     folder, state = run(cfg, root, run_id=run_id, resume=args.resume is not None,
                         progress=not args.no_progress, branch=getattr(args, "branch", None))
     summary = summarise(state.metrics)

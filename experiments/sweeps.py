@@ -15,7 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from experiments.options import DEFAULT_OUT
-from experiments.protocol import ConfigurationError, RunConfig, is_integer, load_image_splits
+from experiments.protocol import (ConfigurationError, RunConfig, fetch_image_data, is_integer,
+                                  load_image_splits)
 from runs.sweep import SERIAL, SweepError, grid, run_sweep
 
 __all__ = ["SweepKind", "add_sweep_arguments", "sweep_points", "sweep_task", "sweep",
@@ -146,6 +147,8 @@ def run_sweep_command(cfg: RunConfig, args, sweeps: dict, run, summarise) -> int
     out = args.out if args.out is not None else DEFAULT_OUT
     kind = sweeps[args.sweep]
     sweep_points(cfg, kind, args.axis or (), args.trials)  # bad points fail before the data
+    if getattr(args, "download", False):  # once here, before any task reads the files
+        fetch_image_data(cfg)
     if args.scheduler is None or args.scheduler.strip().lower() in SERIAL:
         # The tasks run on this machine: read the data once here, so that a missing or
         # corrupt data set stops the sweep with its message (exit 2) before any task

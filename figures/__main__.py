@@ -22,7 +22,7 @@ _OUT_HELP = {"run": "output directory; default: RUN/figures",
                        "<common parent>/figures for several",
              "dataset": "output directory"}
 #: Options of the library set read by its loader (the others go to its make).
-_LOAD_OPTIONS = ("dataset", "data_dir", "samples")
+_LOAD_OPTIONS = ("dataset", "data_dir", "download", "samples")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,11 +124,14 @@ def _draw_runs(figure_set, args, options, command) -> int:
 
 def _draw_dataset(figure_set, args, options, command) -> int:
     """Simulate the models of the library set on images of ``--dataset``."""
-    from experiments.datasets import DatasetError
+    from experiments.datasets import DatasetError, DownloadError
 
     load = {k: options.pop(k) for k in _LOAD_OPTIONS}
     try:
         digits = figure_set.implementation.load(**load)
+    except DownloadError as err:
+        print(f"{command}: --download: {err}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, DatasetError) as err:
         print(f"{command}: --data-dir: {err}", file=sys.stderr)
         return 2

@@ -493,12 +493,16 @@ FIGURES = tuple(Figure(name, _stem(name), "none (tour of the model library)",
                        f"the {name} model driven by Poisson digits", PANELS[name]) for name in PANELS)
 
 
-def load(dataset: str = "digits", data_dir=None, samples: int = 3):
+def load(dataset: str = "digits", data_dir=None, samples: int = 3, download: bool = False):
     """The first ``samples`` training images of ``dataset`` and their labels
-    (:func:`experiments.datasets.load_dataset`; ``data_dir``: the IDX files of MNIST)."""
-    from experiments.datasets import load_dataset
+    (:func:`experiments.datasets.load_dataset`; ``data_dir``: the IDX files of MNIST;
+    ``download``: first fetch the missing ones, :func:`experiments.datasets.fetch_dataset`)."""
+    from experiments.datasets import fetch_dataset, load_dataset
 
-    kwargs = {} if dataset == "digits" else {"data_dir": data_dir}
+    if download:
+        fetch_dataset(dataset, data_dir)
+    # No validation split: only the first few training images are shown.
+    kwargs = {} if dataset == "digits" else {"data_dir": data_dir, "validation": 0}
     data = load_dataset(dataset, **kwargs).train
     return data.images[:samples], data.labels[:samples]
 

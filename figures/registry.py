@@ -137,6 +137,10 @@ FIGURE_SETS: dict[str, FigureSet] = {s.name: s for s in (
                                   help="images that drive the models (default: the "
                                        "embedded digits)")),
             (("--data-dir",), dict(default=None, help="directory with the IDX files (MNIST)")),
+            (("--download",), dict(action="store_true",
+                                   help="first download the --dataset files that are missing "
+                                        "(into --data-dir, else $SNN_DATA_DIR, else the "
+                                        "download cache; checked against the published MD5)")),
             (("--samples",), dict(type=int, default=3, help="digits shown back to back")),
             (("--only",), dict(nargs="*", default=None, help="subset of model names")),
             (("--seed",), dict(type=int, default=0, help="seed of the Poisson inputs")),

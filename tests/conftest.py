@@ -106,3 +106,65 @@ def no_compile(monkeypatch):
     monkeypatch.setattr(devices, "build", forbidden)
     monkeypatch.setattr(devices.selection, "select_device", forbidden)
     monkeypatch.setattr(devices.compiled, "build", forbidden)
+
+
+class FileServer:
+    """A small HTTP server on 127.0.0.1 (:func:`file_server`): ``routes`` maps a path
+    (``/mnist/train-images-idx3-ubyte.gz``) to the bytes it serves, ``truncated`` holds
+    paths whose response announces more bytes (``Content-Length``) than it sends before
+    closing the connection, ``requests`` lists the paths asked for."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.routes, self.truncated, self.requests = {}, set(), []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                server.requests.append(self.path)
+                body = server.routes.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                extra = 1000 if self.path in server.truncated else 0
+                self.send_header("Content-Length", str(len(body) + extra))
+                self.end_headers()
+                self.wfile.write(body)
+                if extra:
+                    self.close_connection = True
+
+            def log_message(self, *args):  # keep pytest's output clean
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def file_server():
+    """A :class:`FileServer` on a free port of 127.0.0.1 for this test (nothing goes to
+    the internet); stopped afterwards."""
+    server = FileServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def closed_port_url():
+    """``http://127.0.0.1:<port>`` of a port nothing listens on: a refused connection."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

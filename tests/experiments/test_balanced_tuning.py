@@ -72,3 +72,15 @@ def test_quick_preset_learns_digits(tmp_path):
     answers = predictions(first["eval_class_counts"][:250]) == first["eval_labels"][:250]
     assert step3[0]["train_probe_accuracy"][-1] == pytest.approx(answers.mean(), abs=1e-12)
     assert len(set(step3[0]["train_probe_accuracy"])) > 1
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_quick_preset_covers_mnist_and_fashion_mnist(dataset):
+    """Minutes on one core: the paper's 28x28 settings with a fifth of the hidden cells,
+    short steps 1 and 3 on a subset."""
+    cfg = make_config("quick", dataset)
+    paper = make_config("paper", dataset)
+    assert cfg.dataset == dataset and cfg.eval_split == "validation"
+    assert cfg.n_hidden == paper.n_hidden // 5 and cfg.t_present_ms == paper.t_present_ms
+    assert cfg.train_samples == 2000 and cfg.validation == 500 and cfg.epochs == 1
+    assert cfg.equilibrium_epochs * cfg.equilibrium_samples <= 500

@@ -1,8 +1,9 @@
 """Tests of experiments.datasets: splits, image/label pairs, checksums, downloads
 (the IDX format itself: tests/experiments/test_idx.py).
 
-No test touches the network: downloads are served by a fake ``urlopen`` or
-from ``file://`` URLs of files the tests write themselves.
+No test touches the internet: downloads are served by a fake ``urlopen``, from
+``file://`` URLs, or by the ``file_server`` fixture (an HTTP server on 127.0.0.1,
+tests/conftest.py), always of files the tests write themselves.
 """
 
 import hashlib
@@ -55,6 +56,7 @@ PUBLISHED_MD5 = {
 def no_user_data_dirs(monkeypatch, tmp_path):
     """Keep the user's data and cache directories out of every test."""
     monkeypatch.delenv("SNN_DATA_DIR", raising=False)
+    monkeypatch.delenv("SNN_DATA_MIRROR", raising=False)
     monkeypatch.setenv("SNN_CACHE_DIR", str(tmp_path / "cache"))
 
 
@@ -414,6 +416,102 @@ def test_load_with_download_failing_everywhere(tmp_path, monkeypatch):
         "https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz",
     ]
     assert os.listdir(tmp_path / "d" / "mnist") == []
+
+
+# --------------------------------------------------------------------------
+# fetch_dataset (--download) against an HTTP server on 127.0.0.1
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served_mnist(tmp_path, monkeypatch, file_server):
+    """Small MNIST-like IDX files served under ``/mnist/`` by the local server, which
+    ``SNN_DATA_MIRROR`` points at, with their MD5s as the published ones. Returns
+    ``(server, {file: bytes}, {file: md5})``."""
+    md5s, _ = _write_mnist_like(tmp_path / "origin", n=40, n_test=10)
+    monkeypatch.setitem(datasets._SOURCES, "mnist", datasets._IdxSource(
+        md5=md5s, urls=("https://never.invalid/",)))
+    contents = {f: (tmp_path / "origin" / f).read_bytes() for f in md5s}
+    for filename, content in contents.items():
+        file_server.routes[f"/mnist/{filename}"] = content
+    monkeypatch.setenv("SNN_DATA_MIRROR", file_server.url + "/")
+    return file_server, contents, md5s
+
+
+def _files_under(path):
+    return sorted(p.name for p in Path(path).rglob("*") if p.is_file())
+
+
+def test_fetch_downloads_verifies_and_loads_from_the_mirror(tmp_path, served_mnist):
+    server, contents, _ = served_mnist
+    paths = datasets.fetch_dataset("mnist")
+    cache = tmp_path / "cache" / "mnist"
+    assert paths == [cache / f for f in TRAIN_FILES]
+    assert server.requests == [f"/mnist/{f}" for f in TRAIN_FILES]  # the test split: not asked
+    assert all(p.read_bytes() == contents[p.name] for p in paths)
+    assert _files_under(tmp_path / "cache") == sorted(TRAIN_FILES)  # no temporary file left
+    splits = load_mnist_splits("mnist", validation=10)
+    assert (len(splits.train), len(splits.validation)) == (30, 10)
+
+    # Present and verified: nothing is downloaded again; the test split on request.
+    datasets.fetch_dataset("mnist", test=True)
+    assert server.requests[2:] == [f"/mnist/{f}" for f in TEST_FILES]
+
+
+def test_fetch_into_data_dir(tmp_path, served_mnist):
+    paths = datasets.fetch_dataset("MNIST", data_dir=tmp_path / "mine")
+    assert paths[0] == tmp_path / "mine" / "mnist" / TRAIN_FILES[0]
+    assert not (tmp_path / "cache").exists()
+
+
+def test_fetch_digits_needs_nothing(served_mnist):
+    assert datasets.fetch_dataset("digits") == []
+    assert served_mnist[0].requests == []
+
+
+def test_fetch_refuses_a_wrong_checksum(tmp_path, served_mnist, monkeypatch):
+    server, _, md5s = served_mnist
+    server.routes[f"/mnist/{TRAIN_FILES[0]}"] = b"not the published file"
+    with pytest.raises(DownloadError) as info:
+        datasets.fetch_dataset("mnist")
+    message = str(info.value)
+    assert TRAIN_FILES[0] in message and md5s[TRAIN_FILES[0]] in message
+    assert "\n" not in message  # one message, one line
+    assert _files_under(tmp_path / "cache") == []
+
+
+def test_fetch_refuses_a_transfer_cut_short(tmp_path, served_mnist):
+    server, contents, _ = served_mnist
+    server.truncated.add(f"/mnist/{TRAIN_FILES[0]}")
+    with pytest.raises(DownloadError) as info:
+        datasets.fetch_dataset("mnist")
+    n = len(contents[TRAIN_FILES[0]])
+    assert f"cut short: {n} of {n + 1000} bytes" in str(info.value)
+    assert _files_under(tmp_path / "cache") == []
+
+
+def test_fetch_from_a_closed_port(tmp_path, monkeypatch, closed_port_url):
+    monkeypatch.setenv("SNN_DATA_MIRROR", closed_port_url)
+    with pytest.raises(DownloadError) as info:
+        datasets.fetch_dataset("fashion-mnist")
+    message = str(info.value)
+    assert f"{closed_port_url}/fashion-mnist/{TRAIN_FILES[0]}" in message
+    assert "refused" in message.lower() and "\n" not in message
+    assert _files_under(tmp_path / "cache") == []
+
+
+def test_fetch_into_a_folder_that_cannot_be_made(tmp_path, served_mnist):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(DownloadError, match="cannot make the folder"):
+        datasets.fetch_dataset("mnist", data_dir=blocker)
+
+
+def test_mirror_replaces_the_published_sources(monkeypatch):
+    monkeypatch.setenv("SNN_DATA_MIRROR", "file:///srv/data/")
+    assert datasets._source_urls("fashion-mnist", "f.gz") == ["file:///srv/data/fashion-mnist/f.gz"]
+    monkeypatch.delenv("SNN_DATA_MIRROR")
+    assert datasets._source_urls("mnist", "f.gz")[0] == "https://yann.lecun.com/exdb/mnist/f.gz"
 
 
 # --------------------------------------------------------------------------

@@ -94,3 +94,17 @@ def test_help_documents_every_option_with_its_default(capsys):
         assert option in text
     assert text.count("default") >= 25
     assert "1600 800" in text and "0.0 0.3" in text
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_quick_preset_covers_mnist_and_fashion_mnist(dataset):
+    """Minutes on one core: a network much smaller than the paper's on a subset, with
+    the paper's dropout of that data set."""
+    cfg = desire.make_config("quick", dataset)
+    paper = desire.make_config("paper", dataset)
+    assert cfg.dataset == dataset and cfg.eval_split == "validation"
+    assert cfg.train_samples == 10000 and cfg.validation == 1000 and cfg.epochs <= 3
+    synapses = lambda c: sum(a * b for a, b in zip(c.sizes(784), c.sizes(784)[1:]))  # noqa: E731
+    assert synapses(cfg) < synapses(paper) / 2
+    assert (cfg.dropout_input, cfg.dropout_hidden) == (paper.dropout_input,
+                                                        paper.dropout_hidden)

@@ -165,3 +165,12 @@ def test_resume_of_a_run_of_another_protocol_is_refused(tmp_path, capsys):
 def test_empty_grid_is_refused():
     with pytest.raises(SweepError, match="empty"):
         sweep_points(E.make_config("quick"), E.SWEEPS["rate"], [("e_fraction", [])])
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_quick_preset_covers_mnist_and_fashion_mnist(dataset):
+    """Minutes on one core: the paper's network on a subset, MNIST's Adam setting."""
+    cfg = E.make_config("quick", dataset)
+    assert cfg.dataset == dataset and cfg.eval_split == "validation"
+    assert cfg.train_samples == 10000 and cfg.validation == 1000 and cfg.epochs <= 3
+    assert cfg.optimizer == "adam" and cfg.n_hidden == E.make_config("paper", dataset).n_hidden

@@ -146,3 +146,19 @@ def test_help_shows_each_studys_own_defaults(study, condition, theta, encoding, 
     assert f"what is learned (see the module help); default: {condition} " in text
     assert f"initial threshold (> 0); default: {theta} " in text
     assert f"default: {encoding} " in text
+
+
+@pytest.mark.parametrize("study", ["plif", "stl"])
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_quick_preset_covers_mnist_and_fashion_mnist(study, dataset):
+    """Minutes on one core: a quarter of the paper's hidden cells on a subset, the
+    study's own weights, learning rate and batch size."""
+    from experiments.neuron_parameters import STUDIES, make_config
+
+    cfg = make_config(study, "quick", dataset)
+    paper = make_config(study, "paper", dataset)
+    assert (cfg.study, cfg.dataset, cfg.eval_split) == (study, dataset, "validation")
+    assert cfg.train_samples == 10000 and cfg.validation == 1000 and cfg.epochs <= 3
+    assert cfg.n_hidden == paper.n_hidden // 4 and cfg.noise_samples <= cfg.validation
+    for name in ("init_scale", "learning_rate", "batch_size", "encoding"):
+        assert getattr(cfg, name) == STUDIES[study]["defaults"][name]
