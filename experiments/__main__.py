@@ -56,23 +56,30 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from runs import NotARunError, ResultsPathError
     from experiments.protocol import ConfigurationError
+    from experiments.stopped import BuildError, describe
     from runs.sweep import SweepError
-    from models.devices import NoGPUError
+    from models.devices import BuildCacheError, NoGPUError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     module = args._module
     try:
         return int(module.main(args) or 0)
-    except (ConfigurationError, SweepError, NotARunError, ResultsPathError) as err:
+    except (ConfigurationError, SweepError, NotARunError, ResultsPathError,
+            BuildCacheError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except NoGPUError as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:
-        print("interrupted; resume with --resume <run folder>", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, OSError, BuildError) as err:
+        # Ctrl-C, a write that failed (runs.RunWriteError), a Brian2 build error: one
+        # message that says what was kept and how to go on (experiments/stopped.py).
+        message, status = describe(err, args.protocol, argv, resume=args.resume,
+                                   sweep=getattr(args, "sweep", None) is not None)
+        print(message, file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ import numpy as np
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
                                   is_number, run_and_report, train)
 from models.eprop_voting import (VotingParameters, VotingSpec, bernoulli_bits,
-                                 build_voting_network, initial_state, tau_from_decay)
+                                 build_voting_network, initial_state, memory_estimate,
+                                 tau_from_decay)
 
 __all__ = ["STUDIES", "NeuronParamConfig", "make_config", "NeuronParamProtocol",
            "run", "noise_robustness", "add_arguments", "main", "summarise", "predictions",
@@ -282,6 +283,13 @@ class NeuronParamProtocol(ImageProtocol):
         return cfg.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     # -- the network ------------------------------------------------------------------------
+    #: The option that sets the samples of a compiled run (a refusal for memory names it).
+    CHUNK_OPTION = "--chunk-batches"
+
+    def memory_estimate(self):
+        """Bytes of the network's arrays (:func:`models.eprop_voting.memory_estimate`)."""
+        return memory_estimate(self.spec)
+
     def compile(self):
         from models.devices import build, select_device
 

@@ -213,8 +213,9 @@ class RunConfig:
         if self.dataset not in KNOWN_DATASETS:
             fail(f"dataset: unknown dataset {self.dataset!r}; choose one of "
                  f"{', '.join(KNOWN_DATASETS)}.")
-        self._require(("epochs", "seed", "validation", "test", "analysis_samples"),
-                      "nonnegative_int")
+        # A run of no epoch would compile, write a folder and train nothing.
+        self._require("epochs", "positive_int", "must be an integer >= 1 (epochs to train)")
+        self._require(("seed", "validation", "test", "analysis_samples"), "nonnegative_int")
         for name in ("train_samples", "eval_samples"):
             value = getattr(self, name)
             if value is not None and (not is_integer(value) or value < 1):
@@ -487,13 +488,23 @@ def train(protocol, root, *, run_id=None, resume=False, progress=True, label="",
           stored=None):
     """Open the run folder of ``protocol`` (whose ``cfg`` is the configuration; see
     :func:`open_run`) and train it to its last epoch. Returns ``(folder, trainer,
-    final TrainingState)``."""
+    final TrainingState)``. The machine's resources are checked before the folder
+    exists (:func:`experiments.resources.check_resources`); a run that stops early
+    (Ctrl-C, a failed write, a Brian2 build error) goes through
+    :func:`experiments.stopped.stop`, which removes a new folder without a checkpoint."""
+    from experiments.resources import check_resources
+    from experiments.stopped import stop
     from experiments.training import Trainer
 
+    check_resources(protocol)
     folder, resumed = open_run(protocol, protocol.cfg, root, run_id=run_id, resume=resume,
                                label=label, stored=stored)
     trainer = Trainer(protocol, folder, progress=progress)
-    return folder, trainer, trainer.run(resume=resumed)
+    try:
+        return folder, trainer, trainer.run(resume=resumed)
+    except BaseException as err:
+        raise stop(err, folder, created=not resumed, compiling=trainer.handle is None) \
+            from err.__cause__
 
 
 def runner(protocol_class, label):

@@ -8,10 +8,10 @@ them.
 
 from runs.folder import (CHECKPOINT_FILE, CHECKPOINT_FORMAT, CONFIG_FILE, LOG_FILE,
                          METRICS_FILE, RECORDINGS_DIR, STATS_PREFIX, NotARunError,
-                         ResultsPathError, RunFolder, RunInUseError, atomic_write_bytes,
+                         ResultsPathError, RunFolder, RunInUseError, RunWriteError, atomic_write_bytes,
                          atomic_write_text, check_checkpoint, check_resumable, new_run_id, provenance)
 
 __all__ = ["RunFolder", "NotARunError", "RunInUseError", "ResultsPathError",
-           "check_resumable", "check_checkpoint", "atomic_write_bytes", "atomic_write_text", "provenance",
+           "RunWriteError", "check_resumable", "check_checkpoint", "atomic_write_bytes", "atomic_write_text", "provenance",
            "new_run_id", "CONFIG_FILE", "METRICS_FILE", "CHECKPOINT_FILE", "LOG_FILE",
            "RECORDINGS_DIR", "CHECKPOINT_FORMAT", "STATS_PREFIX"]

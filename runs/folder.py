@@ -23,10 +23,12 @@ so a run killed at any moment leaves either the old or the new version, never a 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import io
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -42,6 +44,7 @@ __all__ = [
     "NotARunError",
     "RunInUseError",
     "ResultsPathError",
+    "RunWriteError",
     "check_resumable",
     "check_checkpoint",
     "atomic_write_bytes",
@@ -85,6 +88,36 @@ class ResultsPathError(ValueError):
     that cannot be written to. The message names the path and the fix."""
 
 
+class RunWriteError(OSError):
+    """A file of a results folder could not be written: the disk is full, the folder
+    became read-only, ... Every writer of this module raises it (never a bare
+    ``OSError``), so that the command line reports it in one place. ``path`` is the
+    file, ``reason`` the system's words (``strerror``), ``errno`` its code."""
+
+    def __init__(self, path, err: OSError):
+        super().__init__(err.errno, err.strerror or str(err), str(path))
+        self.path = Path(path)
+        self.reason = err.strerror or str(err)
+
+    def __str__(self):
+        return f"cannot write {self.path}: {self.reason}"
+
+
+class _writing:
+    """Turn an ``OSError`` of writing ``path`` into a :class:`RunWriteError`."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, trace):
+        if isinstance(err, OSError) and not isinstance(err, RunWriteError):
+            raise RunWriteError(self.path, err) from err
+        return False
+
+
 # --------------------------------------------------------------------------------------
 # Atomic writes
 # --------------------------------------------------------------------------------------
@@ -92,22 +125,24 @@ class ResultsPathError(ValueError):
 
 def atomic_write_bytes(path, payload: bytes) -> Path:
     """Write ``payload`` to ``path`` atomically: temporary file in the same directory,
-    ``fsync``, then :func:`os.replace` (atomic on POSIX for paths on one file system)."""
+    ``fsync``, then :func:`os.replace` (atomic on POSIX for paths on one file system).
+    Raises :class:`RunWriteError` when it cannot (the temporary file is deleted)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+    with _writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:  # gone, or the folder turned read-only: nothing reads it
+                pass
+            raise
     return path
 
 
@@ -243,9 +278,11 @@ class RunFolder:
                     k += 1
                     path = base / f"{run_id}-{k}"
         except OSError as err:
+            fix = ("free space on that disk or give --out a folder on another one"
+                   if err.errno in (errno.ENOSPC, errno.EDQUOT) else "give --out a folder "
+                   "you can write to (it is made if missing), not a file")
             raise ResultsPathError(
-                f"--out: cannot make the run folder {path} ({err.strerror or err}); give "
-                "--out a folder you can write to (it is made if missing), not a file."
+                f"--out: cannot make the run folder {path} ({err.strerror or err}); {fix}."
             ) from None
         folder = cls(path)
         document = {
@@ -256,7 +293,15 @@ class RunFolder:
             "seeds": seeds or {},
             "provenance": info,
         }
-        atomic_write_text(folder.config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        try:
+            atomic_write_text(folder.config_path,
+                              json.dumps(document, indent=2, sort_keys=True) + "\n")
+        except RunWriteError as err:  # a full disk: no folder without its config.json
+            shutil.rmtree(path, ignore_errors=True)
+            raise ResultsPathError(
+                f"--out: {err}, so the run folder {path} was removed again; free space "
+                "on that disk or give --out a folder on another one."
+            ) from None
         return folder
 
     @classmethod
@@ -364,7 +409,7 @@ class RunFolder:
     def log(self, message: str) -> None:
         """Append a time-stamped line to ``log.txt``."""
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        with open(self.log_path, "a") as f:
+        with _writing(self.log_path), open(self.log_path, "a") as f:
             f.write(f"{stamp} {message}\n")
 
     def write_checkpoint(self, arrays: dict, meta: dict) -> Path:
@@ -406,7 +451,8 @@ class RunFolder:
         buffer = io.BytesIO()
         # np.require keeps 0-d scalars 0-d (np.ascontiguousarray makes them 1-d).
         np.savez(buffer, **{k: np.require(v, requirements="C") for k, v in arrays.items()})
-        self.recordings_path.mkdir(exist_ok=True)
+        with _writing(self.recordings_path):
+            self.recordings_path.mkdir(exist_ok=True)
         return atomic_write_bytes(self.recordings_path / f"{name}.npz", buffer.getvalue())
 
     def read_recording(self, name: str) -> dict:
