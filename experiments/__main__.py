@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from runs import NotARunError, ResultsPathError
     from experiments.protocol import ConfigurationError
+    from experiments.resources import TooBigError
     from experiments.stopped import BuildError, describe
     from runs.sweep import SweepError
     from models.devices import BuildCacheError, NoGPUError
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
     try:
         return int(module.main(args) or 0)
     except (ConfigurationError, SweepError, NotARunError, ResultsPathError,
-            BuildCacheError) as err:
+            BuildCacheError, TooBigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except NoGPUError as err:

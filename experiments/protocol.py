@@ -214,7 +214,7 @@ class RunConfig:
             fail(f"dataset: unknown dataset {self.dataset!r}; choose one of "
                  f"{', '.join(KNOWN_DATASETS)}.")
         # A run of no epoch would compile, write a folder and train nothing.
-        self._require("epochs", "positive_int", "must be an integer >= 1 (epochs to train)")
+        self._require("epochs", "positive_int", "must be an integer >= 1")
         self._require(("seed", "validation", "test", "analysis_samples"), "nonnegative_int")
         for name in ("train_samples", "eval_samples"):
             value = getattr(self, name)

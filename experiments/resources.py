@@ -13,7 +13,6 @@ headroom for Python's copies of the learned state and for the compiler.
 
 from __future__ import annotations
 
-from experiments.protocol import ConfigurationError
 from models.network import format_bytes
 
 __all__ = ["TooBigError", "MEMORY_FRACTION", "available_memory", "check_memory",
@@ -23,8 +22,9 @@ __all__ = ["TooBigError", "MEMORY_FRACTION", "available_memory", "check_memory",
 MEMORY_FRACTION = 0.8
 
 
-class TooBigError(ConfigurationError):
-    """The network of a configuration needs more memory than the machine has."""
+class TooBigError(ValueError):
+    """The network of a configuration needs more memory than the machine has; the
+    command line reports it with exit status 2."""
 
 
 def available_memory() -> int | None:

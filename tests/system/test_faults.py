@@ -334,7 +334,9 @@ def test_the_refusal_states_the_estimate(tmp_path, capsys, monkeypatch, no_compi
                         lambda: int(need.total / resources.MEMORY_FRACTION) - 10)
     code, err = run_cli(experiments_cli.main, argv, capsys)
     assert code == 2
-    assert f"about {need.total / 2**30:.1f} GiB ({need.synapses:,} synapses" in one_line(err)
+    assert one_line(err).startswith(f"error: the network of this configuration needs "
+                                    f"{need.describe()} but only ")
+    assert f"{need.synapses:,} synapses" in need.describe()
     monkeypatch.setattr(resources, "available_memory",
                         lambda: int(need.total / resources.MEMORY_FRACTION) + 10)
     with pytest.raises(AssertionError, match="compilation must not start"):
@@ -435,5 +437,5 @@ def test_zero_epochs_are_refused(argv, tmp_path, capsys, no_compile):
     argv = [*argv, "--epochs", "0", "--out", str(tmp_path)]
     code, err = run_cli(experiments_cli.main, argv, capsys)
     assert code == 2
-    assert one_line(err) == "error: epochs: must be an integer >= 1 (epochs to train), got 0."
+    assert one_line(err) == "error: epochs: must be an integer >= 1, got 0."
     assert list(tmp_path.iterdir()) == []
