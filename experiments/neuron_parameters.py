@@ -445,7 +445,13 @@ def run(cfg: NeuronParamConfig, root, *, run_id: str | None = None, resume: bool
         progress=progress, label=f"{cfg.dataset}-{cfg.condition}-tau{cfg.tau:g}-s{cfg.seed}",
         stored=lambda folder: cfg.stored(folder, study=cfg.study))
     if cfg.noise_samples > 0:
-        noise_robustness(trainer, state, folder)
+        try:
+            noise_robustness(trainer, state, folder)
+        except BaseException as err:  # trained: --resume runs the noise test again
+            from experiments.stopped import stop
+
+            raise stop(err, folder, created=False, compiling=False,
+                       when="in the input-noise test after training") from err.__cause__
     return folder, state
 
 

@@ -431,6 +431,11 @@ def load_image_splits(cfg):
         raise ConfigurationError(f"validation: {err}") from None
     except (FileNotFoundError, DatasetError) as err:
         raise ConfigurationError(f"data_dir: {err}") from None
+    except OSError as err:  # a data file that cannot be read (permissions, I/O error)
+        raise ConfigurationError(
+            f"data_dir: cannot read {err.filename or 'the data set'} ({err.strerror or err}); "
+            "make it readable, or give --data-dir a folder whose files you can read."
+        ) from None
     evaluation = splits.test if cfg.eval_split == "test" else splits.validation
     if evaluation is None:
         raise ConfigurationError(f"eval_split: the {cfg.eval_split} split is empty; give "

@@ -50,7 +50,8 @@ class StoppedRun:
     by this command (not a ``--resume``); ``removed``: deleted because it held no
     checkpoint (``remove_error``: why that failed); ``compiling``: its network was not
     compiled yet; ``checkpoint``: the last checkpoint, or ``None``; ``epoch`` and
-    ``cursor``: where that checkpoint stands (epochs done, samples of the next)."""
+    ``cursor``: where that checkpoint stands (epochs done, samples of the next);
+    ``when``: what the run was doing (default: by ``compiling``)."""
 
     folder: Path
     created: bool
@@ -60,6 +61,7 @@ class StoppedRun:
     checkpoint: Path | None = None
     epoch: int | None = None
     cursor: int | None = None
+    when: str | None = None
 
 
 def _position(folder: RunFolder) -> tuple:
@@ -73,25 +75,26 @@ def _position(folder: RunFolder) -> tuple:
         return None, None
 
 
-def stop(err: BaseException, folder: RunFolder, *, created: bool,
-         compiling: bool) -> BaseException:
+def stop(err: BaseException, folder: RunFolder, *, created: bool, compiling: bool,
+         when: str | None = None) -> BaseException:
     """The exception to raise for ``err``, which stopped the run in ``folder``: a
     :class:`BuildError` for a Brian2 build error, ``KeyboardInterrupt`` for a compiler
-    killed by Ctrl-C, else ``err``; with a :class:`StoppedRun` attached. Removes the
-    folder when this command ``created`` it and it holds no checkpoint."""
+    killed by Ctrl-C, else ``err``; with a :class:`StoppedRun` attached (``when``: what
+    the run was doing, if not compiling or training). Removes the folder when this
+    command ``created`` it and it holds no checkpoint."""
     err = build_error(err) or err
     if folder.checkpoint_path.is_file():
         epoch, cursor = _position(folder)
-        info = StoppedRun(folder.path, created, compiling=compiling,
+        info = StoppedRun(folder.path, created, compiling=compiling, when=when,
                           checkpoint=folder.checkpoint_path, epoch=epoch, cursor=cursor)
     elif created:
         problem = []
         shutil.rmtree(folder.path, onerror=lambda f, p, e: problem.append(e[1]))
         reason = (getattr(problem[0], "strerror", None) or str(problem[0])) if problem else None
         info = StoppedRun(folder.path, created, removed=not folder.path.exists(),
-                          remove_error=reason, compiling=compiling)
+                          remove_error=reason, compiling=compiling, when=when)
     else:
-        info = StoppedRun(folder.path, created, compiling=compiling)
+        info = StoppedRun(folder.path, created, compiling=compiling, when=when)
     setattr(err, _ATTRIBUTE, info)
     return err
 
@@ -196,7 +199,7 @@ def _cause(err: BaseException) -> str:
 
 def _where(info: StoppedRun) -> str:
     """Where the run stood, and what became of its folder."""
-    when = "before training started" if info.compiling else "during training"
+    when = info.when or ("before training started" if info.compiling else "during training")
     if info.checkpoint is not None:
         at = (f" at epoch {info.epoch}, sample {info.cursor}" if info.epoch is not None
               else "")

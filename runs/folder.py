@@ -22,6 +22,7 @@ so a run killed at any moment leaves either the old or the new version, never a 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import io
@@ -103,19 +104,15 @@ class RunWriteError(OSError):
         return f"cannot write {self.path}: {self.reason}"
 
 
-class _writing:
+@contextlib.contextmanager
+def _writing(path):
     """Turn an ``OSError`` of writing ``path`` into a :class:`RunWriteError`."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, err, trace):
-        if isinstance(err, OSError) and not isinstance(err, RunWriteError):
-            raise RunWriteError(self.path, err) from err
-        return False
+    try:
+        yield
+    except RunWriteError:
+        raise
+    except OSError as err:
+        raise RunWriteError(path, err) from err
 
 
 # --------------------------------------------------------------------------------------
@@ -296,8 +293,10 @@ class RunFolder:
         try:
             atomic_write_text(folder.config_path,
                               json.dumps(document, indent=2, sort_keys=True) + "\n")
-        except RunWriteError as err:  # a full disk: no folder without its config.json
+        except BaseException as err:  # a full disk, Ctrl-C: no folder without config.json
             shutil.rmtree(path, ignore_errors=True)
+            if not isinstance(err, RunWriteError):
+                raise
             raise ResultsPathError(
                 f"--out: {err}, so the run folder {path} was removed again; free space "
                 "on that disk or give --out a folder on another one."

@@ -131,6 +131,22 @@ def test_ctrl_c_during_a_sweep_says_to_run_it_again(tmp_path, capsys, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_in_the_noise_test_after_training(tmp_path, capsys, monkeypatch):
+    """plif and stl test the trained network under input noise after the last epoch:
+    the run is trained and checkpointed, and --resume runs the test again."""
+    from experiments import neuron_parameters as NP
+
+    monkeypatch.setattr(NP, "noise_robustness", interrupt)
+    argv = ["plif", "--preset", "quick", "--device", "runtime", "--no-progress",
+            *_TINY["plif"], "--noise-samples", "4", "--out", str(tmp_path)]
+    code, err = run_cli(experiments_cli.main, argv, capsys)
+    (run,) = runs_of(tmp_path, "plif")
+    assert code == 130
+    assert one_line(err) == (f"interrupted in the input-noise test after training at epoch 1, "
+                             f"sample 0; its last checkpoint is {run / 'checkpoint.npz'}; "
+                             f"resume with: {command('plif', '--resume', run)}")
+
+
 @pytest.fixture
 def cold_cache(tmp_path):
     root = tmp_path / "cache"
@@ -271,6 +287,28 @@ def test_a_real_full_disk(small_tmpfs, capsys, no_compile):
     assert line.startswith("error: --out: cannot "), line
     assert "No space left on device" in line and "free space on that disk" in line, line
     assert runs_of(out, "ei_ratio") == []
+
+
+def test_a_data_file_that_cannot_be_read(tmp_path, capsys, monkeypatch, no_compile):
+    from experiments import datasets
+
+    data_dir = tmp_path / "idx"
+    data_dir.mkdir()
+    images = data_dir / "train-images-idx3-ubyte.gz"
+    images.write_bytes(b"unreadable")
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(datasets, "file_md5", denied)
+    argv = ["desire", "--dataset", "mnist", "--data-dir", str(data_dir),
+            "--out", str(tmp_path / "out")]
+    code, err = run_cli(experiments_cli.main, argv, capsys)
+    assert code == 2
+    assert one_line(err) == (f"error: data_dir: cannot read {images} (Permission denied); "
+                             "make it readable, or give --data-dir a folder whose files you "
+                             "can read.")
+    assert not (tmp_path / "out").exists()
 
 
 # ======================================================================================
