@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import itertools
 import json
@@ -591,8 +592,11 @@ def _run_tasks(client, task, name, pending, sweep_dir, own_build_cache, progress
         for tid, params, folder in pending:
             _prepare_folder(name, tid, params, folder, task, about)
     except OSError as err:
+        fix = ("free space on that disk or give a results root (--out) on another one"
+               if err.errno in (errno.ENOSPC, errno.EDQUOT)
+               else "give a results root (--out) you can write to")
         raise SweepError(f"cannot make the task folder {folder} ({err.strerror or err}); "
-                         "give a results root (--out) you can write to") from None
+                         f"{fix}") from None
     bar = tqdm(total=n_total, initial=n_finished, desc=f"sweep {name}", unit="task",
                disable=not progress)
     failed = 0

@@ -82,7 +82,8 @@ def test_an_interrupt_before_the_folder_is_opened(resume, start):
     assert status == 130 and message.startswith(start)
 
 
-@pytest.mark.parametrize("status, kind", [(2, KeyboardInterrupt), ((128 + 2) << 8, KeyboardInterrupt),
+@pytest.mark.parametrize("status, kind", [(2, KeyboardInterrupt),
+                                          ((128 + 2) << 8, KeyboardInterrupt),
                                           (2 << 8, BuildError)])
 def test_a_failed_make_is_an_interrupt_only_when_sigint_killed_it(status, kind):
     err = build_error(RuntimeError(f"Project compilation failed (error code: {status})."))

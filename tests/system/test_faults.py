@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -25,7 +26,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from experiments import __main__ as experiments_cli
@@ -33,7 +33,7 @@ from experiments import desire
 from experiments import ei_ratio as EI
 from experiments import resources
 from runs import RunFolder
-from tests.system.test_bad_input import _TINY, REPO, fabricate, run_cli, snapshot
+from tests.system.test_bad_input import _TINY, REPO, fabricate, run_cli
 
 #: A tiny ei_ratio run on the runtime device (a few seconds; nothing compiled).
 EI_RUNTIME = ["ei_ratio", "--preset", "quick", "--device", "runtime", "--no-progress",
@@ -170,7 +170,10 @@ def test_sigint_during_a_real_compile(tmp_path, cold_cache):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    line = one_line(err)
+    # make, interrupted with it, says so itself (as in a terminal): the rest is ours.
+    ours = "\n".join(text for text in err.splitlines()
+                     if not re.match(r"make(\[\d+\])?: \*\*\* .* Interrupt", text))
+    line = one_line(ours)
     assert proc.returncode == 130, err
     assert line.startswith("interrupted before training started: nothing was trained, "
                            f"and the run folder {out / 'desire'}/"), line
@@ -258,7 +261,8 @@ def test_full_disk_of_a_resumed_run_keeps_it(tmp_path, capsys, monkeypatch):
 
 @pytest.fixture
 def small_tmpfs(tmp_path):
-    """A full tmpfs of 64 KiB, where this machine lets the tests mount one."""
+    """A full tmpfs of 64 KiB, where this machine lets the tests mount one; its file
+    ``filler`` holds all of it."""
     where = tmp_path / "tmpfs"
     where.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
@@ -277,6 +281,24 @@ def small_tmpfs(tmp_path):
         yield where
     finally:
         subprocess.run(["umount", str(where)], capture_output=True)
+
+
+def test_a_real_disk_that_fills_during_the_run(small_tmpfs, capsys):
+    """Three free pages: config.json and log.txt fit (a page or two), the first
+    checkpoint (three pages) does not."""
+    filler = small_tmpfs / "filler"
+    os.truncate(filler, filler.stat().st_size - 3 * 4096)
+    out = small_tmpfs / "results"
+    argv = [*EI_RUNTIME, "--out", str(out)]
+    code, err = run_cli(experiments_cli.main, argv, capsys)
+    line = one_line(err)
+    assert code == 2
+    assert line.startswith(f"error: cannot write {out / 'ei_ratio'}/"), line
+    assert ": No space left on device. The run stopped during training: nothing was " \
+           "checkpointed, and the run folder " in line, line
+    assert line.endswith(f"was removed. Free space on that disk, then start again with: "
+                         f"{command(*argv)}"), line
+    assert runs_of(out, "ei_ratio") == []
 
 
 def test_a_real_full_disk(small_tmpfs, capsys, no_compile):
@@ -449,6 +471,25 @@ def test_brian2_error_while_building(fault, words, tmp_path, capsys, monkeypatch
     assert "The run stopped before training started: nothing was trained, and the run " \
            "folder" in line, line
     assert line.endswith(f"Fix the cause, then start again with: {command(*argv)}"), line
+    assert runs_of(tmp_path, "desire") == []
+
+
+def test_no_brian2_banner_in_a_real_process(tmp_path):
+    """Brian2 prints its request to report a bug (and the paths of its debug files) for
+    an exception that reaches the interpreter: the command line ends before that."""
+    argv = ["desire", "--preset", "quick", "--device", "runtime", *_TINY["desire"],
+            "--out", str(tmp_path)]
+    script = ("import sys\n"
+              "from experiments import __main__ as cli, desire\n"
+              "from tests.system.test_faults import brian_object_error\n"
+              "desire.DesireProtocol.compile = brian_object_error\n"
+              f"sys.exit(cli.main({argv!r}))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert done.returncode == 2, done.stderr
+    line = one_line(done.stderr)
+    assert line.startswith("error: Brian2 could not build the network: KeyError"), line
+    assert "unexpected error" not in done.stderr and "brian_debug" not in done.stderr
     assert runs_of(tmp_path, "desire") == []
 
 
