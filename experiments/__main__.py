@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     from runs import NotARunError, ResultsPathError
     from experiments.protocol import ConfigurationError
     from experiments.resources import TooBigError
-    from experiments.stopped import BuildError, describe
+    from experiments.stopped import BuildError, describe, removal_note
     from runs.sweep import SweepError
     from models.devices import BuildCacheError, NoGPUError
 
@@ -88,10 +88,10 @@ def main(argv=None) -> int:
         return int(module.main(args) or 0)
     except (ConfigurationError, SweepError, NotARunError, ResultsPathError,
             BuildCacheError, TooBigError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err}{removal_note(err)}", file=sys.stderr)
         return 2
     except NoGPUError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err}{removal_note(err)}", file=sys.stderr)
         return 3
     except (KeyboardInterrupt, OSError, BuildError) as err:
         # Ctrl-C, a write that failed (runs.RunWriteError), a Brian2 build error: one

@@ -27,7 +27,8 @@ import numpy as np
 
 from runs import RunFolder, RunWriteError
 
-__all__ = ["BuildError", "StoppedRun", "stop", "build_error", "describe", "command_line"]
+__all__ = ["BuildError", "StoppedRun", "stop", "build_error", "describe", "removal_note",
+           "command_line"]
 
 #: Attribute of an exception that holds its :class:`StoppedRun`.
 _ATTRIBUTE = "stopped_run"
@@ -184,6 +185,16 @@ def describe(err: BaseException, protocol: str, argv, *, resume=None,
     then = _then(err, info.folder if info.removed else None)
     return f"error: {_cause(err)}. The run stopped {where}. {then[:1].upper()}{then[1:]}, " \
            f"then {go_on}", 2
+
+
+def removal_note(err: BaseException) -> str:
+    """For the message of an error with a message of its own (a configuration refused
+    by the trainer, no GPU): ``' The run folder X was removed: nothing was trained.'``
+    when :func:`stop` removed the run's folder, else ``''``."""
+    info: StoppedRun | None = getattr(err, _ATTRIBUTE, None)
+    if info is None or not info.removed:
+        return ""
+    return f" The run folder {info.folder} was removed: it held no checkpoint."
 
 
 def _cause(err: BaseException) -> str:

@@ -8,7 +8,8 @@ import errno
 import numpy as np
 import pytest
 
-from experiments.stopped import BuildError, build_error, command_line, describe, stop
+from experiments.stopped import (BuildError, build_error, command_line, describe,
+                                removal_note, stop)
 from runs import RunFolder, RunWriteError
 
 
@@ -93,3 +94,12 @@ def test_a_failed_make_is_an_interrupt_only_when_sigint_killed_it(status, kind):
 def test_other_errors_are_no_build_errors():
     assert build_error(RuntimeError("something else")) is None
     assert build_error(ValueError("Project compilation failed (error code: 512)")) is None
+
+
+def test_errors_with_their_own_message_say_the_folder_was_removed(folder):
+    err = stop(ValueError("no GPU"), folder, created=True, compiling=False)
+    assert removal_note(err) == (f" The run folder {folder.path} was removed: it held no "
+                                 "checkpoint.")
+    kept = stop(ValueError("no GPU"), checkpointed(RunFolder.create(
+        folder.path.parent.parent, "desire", {}, run_id="other")), created=True, compiling=False)
+    assert removal_note(kept) == ""
