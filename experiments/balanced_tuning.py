@@ -342,6 +342,15 @@ class BalancedTuningProtocol(ImageProtocol):
         return {"probe_correct": right, "probe_n": n}
 
     # -- the network ------------------------------------------------------------------------
+    #: The option that sets the samples of a compiled run (a refusal for memory names it).
+    CHUNK_OPTION = "--chunk-size"
+
+    def memory_estimate(self):
+        """Bytes of the network's arrays (:func:`models.balanced_network.memory_estimate`)."""
+        from models.balanced_network import memory_estimate
+
+        return memory_estimate(self.spec)
+
     def compile(self):
         from brian2 import seed as brian_seed
 

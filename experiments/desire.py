@@ -66,7 +66,7 @@ import numpy as np
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
                                   is_number, load_image_splits, run_and_report, runner)
 from models.desire import (DesireNetwork, DesireSpec, build_network, flat_to_weights,
-                           weights_to_flat)
+                           memory_estimate, weights_to_flat)
 
 __all__ = [
     "PROTOCOL",
@@ -345,6 +345,13 @@ class DesireProtocol(ImageProtocol):
         return training_order(self.cfg, self.n_train, epoch)
 
     # -- the network --------------------------------------------------------------------
+    #: The option that sets the samples of a compiled run (a refusal for memory names it).
+    CHUNK_OPTION = "--chunk-size"
+
+    def memory_estimate(self):
+        """Bytes of the network's arrays (:func:`models.desire.memory_estimate`)."""
+        return memory_estimate(self.sizes, self.chunk_size, self.cfg.spec())
+
     def compile(self):
         """Select the device, build the network for one chunk and compile it."""
         from models.devices import build, select_device

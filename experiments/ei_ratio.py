@@ -59,7 +59,7 @@ from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, 
                                   load_image_splits, run_and_report, runner)
 from experiments.sweeps import SweepKind, add_sweep_arguments, run_sweep_command
 from experiments.sweeps import sweep as protocol_sweep
-from models.eprop import EpropParameters, EpropSpec, build_eprop_network
+from models.eprop import EpropParameters, EpropSpec, build_eprop_network, memory_estimate
 
 __all__ = ["PROTOCOL", "EIRatioConfig", "PRESETS", "make_config",
            "EIRatioProtocol", "load_data", "initial_weights", "run", "add_arguments", "main"]
@@ -279,6 +279,13 @@ class EIRatioProtocol(ImageProtocol):
         return self.cfg.learning_rate * math.exp(-self.cfg.lr_decay * epoch)
 
     # -- the network ------------------------------------------------------------------------
+    #: The option that sets the samples of a compiled run (a refusal for memory names it).
+    CHUNK_OPTION = "--chunk-batches"
+
+    def memory_estimate(self):
+        """Bytes of the network's arrays (:func:`models.eprop.memory_estimate`)."""
+        return memory_estimate(self.spec)
+
     def compile(self):
         from models.devices import build, select_device
 

@@ -45,7 +45,8 @@ import numpy as np
 from experiments.protocol import (ConfigurationError, ImageProtocol, RunConfig, is_integer,
                                   is_number, run_and_report, train)
 from models.eprop_voting import (VotingParameters, VotingSpec, bernoulli_bits,
-                                 build_voting_network, initial_state, tau_from_decay)
+                                 build_voting_network, initial_state, memory_estimate,
+                                 tau_from_decay)
 
 __all__ = ["STUDIES", "NeuronParamConfig", "make_config", "NeuronParamProtocol",
            "run", "noise_robustness", "add_arguments", "main", "summarise", "predictions",
@@ -288,6 +289,13 @@ class NeuronParamProtocol(ImageProtocol):
         return cfg.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     # -- the network ------------------------------------------------------------------------
+    #: The option that sets the samples of a compiled run (a refusal for memory names it).
+    CHUNK_OPTION = "--chunk-batches"
+
+    def memory_estimate(self):
+        """Bytes of the network's arrays (:func:`models.eprop_voting.memory_estimate`)."""
+        return memory_estimate(self.spec)
+
     def compile(self):
         from models.devices import build, select_device
 
@@ -444,7 +452,13 @@ def run(cfg: NeuronParamConfig, root, *, run_id: str | None = None, resume: bool
         progress=progress, label=f"{cfg.dataset}-{cfg.condition}-tau{cfg.tau:g}-s{cfg.seed}",
         stored=lambda folder: cfg.stored(folder, study=cfg.study), branch=branch)
     if cfg.noise_samples > 0:
-        noise_robustness(trainer, state, folder)
+        try:
+            noise_robustness(trainer, state, folder)
+        except BaseException as err:  # trained: --resume runs the noise test again
+            from experiments.stopped import stop
+
+            raise stop(err, folder, created=False, compiling=False,
+                       when="in the input-noise test after training") from err.__cause__
     return folder, state
 
 

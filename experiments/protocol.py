@@ -247,8 +247,9 @@ class RunConfig:
         if self.dataset not in KNOWN_DATASETS:
             fail(f"dataset: unknown dataset {self.dataset!r}; choose one of "
                  f"{', '.join(KNOWN_DATASETS)}.")
-        self._require(("epochs", "seed", "validation", "test", "analysis_samples"),
-                      "nonnegative_int")
+        # A run of no epoch would compile, write a folder and train nothing.
+        self._require("epochs", "positive_int", "must be an integer >= 1")
+        self._require(("seed", "validation", "test", "analysis_samples"), "nonnegative_int")
         for name in ("train_samples", "eval_samples"):
             value = getattr(self, name)
             if value is not None and (not is_integer(value) or value < 1):
@@ -569,6 +570,11 @@ def load_image_splits(cfg):
         raise ConfigurationError(f"validation: {err}") from None
     except (FileNotFoundError, DatasetError) as err:
         raise ConfigurationError(f"data_dir: {err}") from None
+    except OSError as err:  # a data file that cannot be read (permissions, I/O error)
+        raise ConfigurationError(
+            f"data_dir: cannot read {err.filename or 'the data set'} ({err.strerror or err}); "
+            "make it readable, or give --data-dir a folder whose files you can read."
+        ) from None
     evaluation = splits.test if cfg.eval_split == "test" else splits.validation
     if evaluation is None:
         raise ConfigurationError(f"eval_split: the {cfg.eval_split} split is empty; give "
@@ -692,13 +698,23 @@ def train(protocol, root, *, run_id=None, resume=False, progress=True, label="",
           stored=None, branch=None):
     """Open the run folder of ``protocol`` (whose ``cfg`` is the configuration; see
     :func:`open_run`) and train it to its last epoch. Returns ``(folder, trainer,
-    final TrainingState)``."""
+    final TrainingState)``. The machine's resources are checked before the folder
+    exists (:func:`experiments.resources.check_resources`); a run that stops early
+    (Ctrl-C, a failed write, a Brian2 build error) goes through
+    :func:`experiments.stopped.stop`, which removes a new folder without a checkpoint."""
+    from experiments.resources import check_resources
+    from experiments.stopped import stop
     from experiments.training import Trainer
 
+    check_resources(protocol)
     folder, resumed = open_run(protocol, protocol.cfg, root, run_id=run_id, resume=resume,
                                label=label, stored=stored, branch=branch)
     trainer = Trainer(protocol, folder, progress=progress)
-    return folder, trainer, trainer.run(resume=resumed)
+    try:
+        return folder, trainer, trainer.run(resume=resumed)
+    except BaseException as err:
+        raise stop(err, folder, created=not resumed, compiling=trainer.handle is None) \
+            from err.__cause__
 
 
 def runner(protocol_class, label):

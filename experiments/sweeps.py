@@ -154,6 +154,10 @@ def run_sweep_command(cfg: RunConfig, args, sweeps: dict, run, summarise) -> int
         # corrupt data set stops the sweep with its message (exit 2) before any task
         # folder is made. (Workers of an external cluster may see other files.)
         load_image_splits(cfg)
+        if cfg.device != "runtime" and not args.own_build_cache:
+            from models.devices import check_cache_root
+
+            check_cache_root()  # a bad SNN_BUILD_CACHE would fail every task alike
     name = args.name or f"{cfg.protocol_of(dataclasses.asdict(cfg))}_{args.sweep}_{cfg.preset}"
     results = sweep(cfg, kind, run, summarise, name, out, axes=args.axis or (),
                     trials=args.trials, scheduler=args.scheduler, n_workers=args.workers,

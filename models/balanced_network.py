@@ -119,13 +119,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, TimedArray, mV, ms
 
+from . import network
 from .devices import atomic_codeobj_class
-from .network import SpecNetwork, set_clock
+from .network import MemoryEstimate, SpecNetwork, n_variables, set_clock
+from .neurons import get_neuron_model
 from .populations import ei_population, layer, n_excitatory
-from .synapses import synapses
+from .synapses import combine, synapses
 
 __all__ = ["BalancedSpec", "BalancedNetwork", "build_balanced_network", "connectivity",
-           "initial_state", "probe_pixels", "STP_MODELS"]
+           "initial_state", "probe_pixels", "STP_MODELS", "memory_estimate"]
 
 #: Synapse parts of the input pathway with and without short-term plasticity.
 STP_MODELS = {True: "stp_depressing", False: "static"}
@@ -612,3 +614,38 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     return BalancedNetwork(spec, Network(*objects, name=name), inp, hidden, output, syn_in,
                            syn_ei, syn_ie, syn_out, stim, label, out_spikes, hidden_spikes,
                            probe, probe_monitor, syn_in_inh=syn_in_inh, population=pop)
+
+
+def memory_estimate(spec: BalancedSpec) -> MemoryEstimate:
+    """The bytes of the arrays of :func:`build_balanced_network` for ``spec`` (see
+    :func:`models.network.memory_estimate`): the input patches (at most the whole
+    image per cell), the E-to-I and I-to-E inputs, the output synapses, the layers, the
+    stimulus and the probe's STP recording (the output spikes depend on the activity
+    and are left out)."""
+    from brian2 import siemens
+
+    def variables(model) -> int:  # the parts' variables and lastupdate
+        return n_variables(combine(model, "g", siemens)["model"]) + 1
+
+    def patch(radius: int) -> int:
+        return min((2 * radius + 1) ** 2, spec.n_in)
+
+    n_out_synapses = int(np.ceil(spec.n_hidden * spec.n_out * spec.p_out))
+    synapses = [
+        (spec.n_exc * patch(spec.rf_exc) + spec.n_inh * patch(spec.rf_inh),
+         variables(STP_MODELS[spec.stp]), 1),
+        (spec.n_inh * spec.k_ei, variables("static"), 1),
+        (spec.n_exc * spec.k_ie, variables(["static", "equilibrium"]), 1),
+        (n_out_synapses, variables("stdp_tutored"), 3),
+        (min(spec.n_probe, spec.n_in), variables("stp_depressing"), 1),
+    ]
+    neurons = [
+        (spec.n_in, n_variables(INPUT_EQS)),
+        (spec.n_hidden, n_variables(get_neuron_model("lif_conductance").equations
+                                    + HIDDEN_EQS)),
+        (spec.n_out, n_variables(get_neuron_model("lif_tutored").equations) + 2),
+    ]
+    records = int(spec.n_samples * spec.steps_per_sample * spec.dt_ms / spec.record_dt_ms)
+    return network.memory_estimate(
+        neurons=neurons, synapses=synapses, inputs=(spec.n_samples + 1) * (spec.n_in + 1),
+        events=[(min(spec.n_probe, spec.n_in) * records, 3)])

@@ -87,13 +87,14 @@ from brian2 import (
 )
 
 from models.devices import use_source_queues
-from models.network import (BOUNDARY, SAMPLE_START, STEP, SampledNetwork, schedule, set_clock,
-                            zero_at_sample_start)
+from models import network
+from models.network import (BOUNDARY, SAMPLE_START, STEP, MemoryEstimate, SampledNetwork,
+                            n_variables, schedule, set_clock, zero_at_sample_start)
 from models.neurons import get_neuron_model
 from models.populations import layer
 
 __all__ = ["DesireSpec", "DesireNetwork", "build_network", "input_modes",
-           "weights_to_flat", "flat_to_weights"]
+           "weights_to_flat", "flat_to_weights", "memory_estimate"]
 
 
 @dataclass(frozen=True)
@@ -697,3 +698,22 @@ def build_network(sizes, n_samples: int, spec: DesireSpec | None = None, *,
                          input_mask, layers_mask, output_spikes, layer_rates=layer_rates,
                          spikes=spikes, desires=desires, weights=weights,
                          n_samples=n_samples, n_steps=spec.n_steps, dt=dt)
+
+
+def memory_estimate(sizes, n_samples: int, spec: DesireSpec | None = None) -> MemoryEstimate:
+    """The bytes of the arrays of :func:`build_network` for layer ``sizes`` and chunks
+    of ``n_samples`` (without ``record``; see :func:`models.network.memory_estimate`):
+    the all-to-all weight layers, the layers, the stimulus, label and dropout masks,
+    and the per-step rate monitors of every layer (the output spikes depend on the
+    activity and are left out)."""
+    spec = spec or DesireSpec()
+    sizes = tuple(int(s) for s in sizes)
+    n_total = sum(sizes[1:])
+    layer_vars = n_variables(get_neuron_model("if_clocked").equations + LAYER_EQS)
+    weights = n_variables(SYNAPSE_EQS)
+    inputs = n_samples * (3 * sizes[0] + 1 + n_total)
+    steps = n_samples * spec.n_steps
+    return network.memory_estimate(
+        neurons=[(sizes[0], n_variables(INPUT_EQS)), (n_total, layer_vars)],
+        synapses=[(a * b, weights, 2) for a, b in zip(sizes[:-1], sizes[1:])],
+        inputs=inputs, events=[(steps, 1)] * (len(sizes) - 1))

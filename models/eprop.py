@@ -85,12 +85,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from brian2 import EventMonitor, Network, NeuronGroup, Synapses, TimedArray
 
+from models import network
 from models.devices import use_source_queues
 from models.network import (BATCH_END, ENDED, ENDED_START, SAMPLE_START, STEP, BatchedNetwork,
-                            schedule, set_clock, zero_at_sample_start)
+                            MemoryEstimate, n_variables, schedule, set_clock,
+                            zero_at_sample_start)
 
 __all__ = ["EpropParameters", "EpropSpec", "EpropNetwork", "build_eprop_network", "check_dynamic_range",
-           "SURROGATES", "LOSSES", "OPTIMIZERS", "FEEDBACK", "batch_schedule"]
+           "memory_estimate", "SURROGATES", "LOSSES", "OPTIMIZERS", "FEEDBACK", "batch_schedule"]
 
 SURROGATES = ("pwl", "sigmoid")
 LOSSES = ("ce", "mse")
@@ -691,3 +693,25 @@ def build_eprop_network(spec: EpropSpec, name: str = "eprop") -> EpropNetwork:
                         syn_out=syn_out, label=label, batch_count=batch_count,
                         adam_step=adam_step, readout=readout, step_in=step_in, noise=noise,
                         counts=counts, outputs=outputs, rec_spikes=rec_spikes)
+
+
+def memory_estimate(spec: EpropSpec) -> MemoryEstimate:
+    """The bytes of the arrays of :func:`build_eprop_network` for ``spec`` (see
+    :func:`models.network.memory_estimate`): the all-to-all input and readout synapses
+    with their traces and optimiser state, the layers, the input spike steps (and the
+    weight-noise draws, one per synapse and batch), and the monitors of the per-sample
+    counts and outputs (the hidden spikes of recorded runs depend on the activity and
+    are left out)."""
+    n_in, n_hidden, n_out = spec.n_in, spec.n_hidden, spec.n_out
+    synapses = [(n_in * n_hidden, n_variables(INPUT_SYNAPSE_EQS), 3),
+                (n_hidden * n_out, n_variables(SYNAPSE_EQS) + (spec.feedback == "random"), 3)]
+    if spec.loss == "ce":
+        synapses.append((n_out * n_out, 0, 1))
+    inputs = (spec.n_samples + 1) * (n_in + 1) + 2 * spec.n_batches
+    if spec.weight_noise:
+        inputs += spec.n_batches * (n_in * n_hidden + n_hidden * n_out)
+    return network.memory_estimate(
+        neurons=[(n_in, n_variables(INPUT_EQS)), (n_hidden, n_variables(HIDDEN_EQS)),
+                 (n_out, n_variables(READOUT_EQS))],
+        synapses=synapses, inputs=inputs,
+        events=[(spec.n_samples * n_hidden, 1), (spec.n_samples * n_out, 1)])

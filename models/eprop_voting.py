@@ -78,12 +78,13 @@ from brian2 import EventMonitor, Network, NeuronGroup, Synapses, TimedArray
 
 from models.devices import use_source_queues
 from models.eprop import ADAM_UPDATE, BATCH_QUANTITIES, OPTIMIZERS, SGD_UPDATE, batch_schedule
+from models import network
 from models.network import (BATCH_END, ENDED, ENDED_START, SAMPLE_START, STEP, BatchedNetwork,
-                            schedule, set_clock)
+                            MemoryEstimate, n_variables, schedule, set_clock)
 
 __all__ = ["VotingParameters", "VotingSpec", "VotingNetwork", "build_voting_network", "NEURONS", "ENCODINGS",
            "TAU_LEARNING", "MAX_STEPS", "decay_from_tau", "tau_from_decay", "learned_layout",
-           "initial_state", "bernoulli_bits"]
+           "initial_state", "bernoulli_bits", "memory_estimate"]
 
 NEURONS = ("plif", "lif")
 ENCODINGS = ("current", "bernoulli")
@@ -501,13 +502,21 @@ def bernoulli_bits(images, n_steps: int, rng) -> np.ndarray:
     return (spikes * weights).sum(axis=0)
 
 
+def _layer_equations(spec: VotingSpec, output: bool) -> str:
+    eqs = LAYER_EQS + _per_step(PER_STEP_EQS, spec.n_steps)
+    if output:
+        return eqs + "Nv : 1  # spikes of this cell's class\ncls : 1 (constant)\n"
+    return eqs + _per_step(HIDDEN_PER_STEP_EQS, spec.n_steps) + "kdsum : 1\n"
+
+
+def _input_equations(spec: VotingSpec) -> str:
+    return INPUT_EQS + (_per_step("a_{k} : 1\n", spec.n_steps)
+                        if spec.encoding == "bernoulli" else "")
+
+
 def _layer_group(spec: VotingSpec, n: int, output: bool, constants: dict, name: str):
     T = spec.n_steps
-    eqs = LAYER_EQS + _per_step(PER_STEP_EQS, T)
-    if output:
-        eqs += "Nv : 1  # spikes of this cell's class\ncls : 1 (constant)\n"
-    else:
-        eqs += _per_step(HIDDEN_PER_STEP_EQS, T) + "kdsum : 1\n"
+    eqs = _layer_equations(spec, output)
     reset = LAYER_RESET + ("" if output else _per_step(HIDDEN_RESET_STEP, T, STEP=STEP))
     group = NeuronGroup(
         n, eqs, threshold=LAYER_THRESHOLD, reset=reset,
@@ -573,7 +582,7 @@ def build_voting_network(spec: VotingSpec, name: str = "voting") -> VotingNetwor
 
     # -- input ----------------------------------------------------------------------------
     bernoulli = spec.encoding == "bernoulli"
-    input_eqs = INPUT_EQS + (_per_step("a_{k} : 1\n", T) if bernoulli else "")
+    input_eqs = _input_equations(spec)
     events = {"learn": INPUT_LEARN_EVENT, "load": f"{STEP} == 0",
               "drive": INPUT_DRIVE_EVENT, "apply": f"{BATCH_END} > 0.5 and learn > 0.5"}
     inp = NeuronGroup(spec.n_in, input_eqs,
@@ -675,3 +684,25 @@ def build_voting_network(spec: VotingSpec, name: str = "voting") -> VotingNetwor
                          adam_step=adam_step, output=output, stim=stim, tau_params=tau_params,
                          hidden_counts=hidden_counts, output_counts=output_counts,
                          rec_spikes=rec_spikes)
+
+
+def memory_estimate(spec: VotingSpec) -> MemoryEstimate:
+    """The bytes of the arrays of :func:`build_voting_network` for ``spec`` (see
+    :func:`models.network.memory_estimate`): the all-to-all input and readout synapses
+    with their optimiser state, the layers with their per-step traces, the vote
+    synapses within each class, the stimulus, and the monitors of the per-sample
+    counts (the hidden spikes of recorded runs depend on the activity and are left
+    out)."""
+    n_in, n_hidden, n_out = spec.n_in, spec.n_hidden, spec.n_out
+    weights = n_variables(SYNAPSE_EQS)
+    synapses = [(n_in * n_hidden, weights, 3), (n_hidden * n_out, weights, 3),
+                (n_out * spec.n_vote, 0, 1)]
+    neurons = [(n_in, n_variables(_input_equations(spec))),
+               (n_hidden, n_variables(_layer_equations(spec, False))),
+               (n_out, n_variables(_layer_equations(spec, True)))]
+    if spec.learn_tau == "layer":
+        synapses += [(n_hidden, 0, 2), (n_out, 0, 2)]
+    return network.memory_estimate(
+        neurons=neurons, synapses=synapses,
+        inputs=(spec.n_samples + 1) * (n_in + 1) + 2 * spec.n_batches,
+        events=[(spec.n_samples * n_hidden, 1), (spec.n_samples * n_out, 1)])

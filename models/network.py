@@ -11,17 +11,24 @@ the build cache (:mod:`models.devices`), the same in every process.
 Per-sample values (images, labels, masks) are TimedArrays with ``dt = T_sample``. The
 code strings below define the clock within a sample for the clocked networks, whose
 namespace holds ``n_steps`` (steps per sample) and ``T_sample``.
+
+:func:`memory_estimate` counts the bytes of a network's arrays from its sizes, before
+anything is allocated, so that a network too big for the machine is refused with its
+size instead of ending in a MemoryError (or the kernel's OOM killer) half-way through
+a build; each network module has a ``memory_estimate(spec)`` that gives it the sizes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import Network, NeuronGroup, Synapses, TimedArray, defaultclock, ms
+from brian2 import Equations, Network, NeuronGroup, Synapses, TimedArray, defaultclock, ms
 
 __all__ = ["STEP", "BOUNDARY", "ENDED", "BATCH_END", "SAMPLE_START", "ENDED_START",
-           "SampledNetwork", "SpecNetwork", "set_clock", "schedule", "zero_at_sample_start"]
+           "SampledNetwork", "SpecNetwork", "set_clock", "schedule", "zero_at_sample_start",
+           "MemoryEstimate", "memory_estimate", "n_variables", "format_bytes"]
 
 #: Step within the current sample, 0 .. n_steps - 1 (an integer; a scalar in generated
 #: code, so Brian2 computes it once per code object and step).
@@ -140,3 +147,75 @@ class BatchedNetwork(SpecNetwork):
     label: TimedArray
     batch_count: TimedArray
     adam_step: TimedArray
+
+
+# ======================================================================================
+# Memory
+# ======================================================================================
+
+#: Bytes of a state variable (float64) and of an index (int32).
+_FLOAT, _INDEX = 8, 4
+#: Per neuron beyond its variables: its index and the event spaces of its events.
+_NEURON_EXTRA = 4 * _INDEX
+#: Per synapse and pathway: its delay (float64) and its entry in the spike queue.
+_PATHWAY = _FLOAT + _INDEX
+#: Per recorded event: its time and its cell's index.
+_EVENT = _FLOAT + _INDEX
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes of a network's arrays, by kind, and its size. ``state``: neuron and
+    synapse variables, synapse indices, delays and spike queues; ``inputs``: TimedArray
+    values; ``recordings``: what the monitors fill in one run; ``synapses``,
+    ``neurons``: counts."""
+
+    state: int
+    inputs: int
+    recordings: int
+    synapses: int
+    neurons: int
+
+    @property
+    def total(self) -> int:
+        return self.state + self.inputs + self.recordings
+
+    def describe(self) -> str:
+        """``'about 12.3 GiB (7,840,000,000 synapses, 10,000,794 neurons)'``."""
+        return (f"about {format_bytes(self.total)} ({self.synapses:,} synapses, "
+                f"{self.neurons:,} neurons)")
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes in GiB, MiB or KiB, whichever is the largest below ``n``."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n / 2**10:.1f} KiB"
+
+
+def n_variables(equations: str) -> int:
+    """Per-element variables of Brian2 model ``equations`` (shared ones hold a single
+    value and are left out)."""
+    return sum("shared" not in eq.flags for eq in Equations(equations).values())
+
+
+def memory_estimate(*, neurons: Iterable = (), synapses: Iterable = (),
+                    inputs: int = 0, events: Iterable = ()) -> MemoryEstimate:
+    """The bytes of a network's Brian2 arrays, from its sizes.
+
+    ``neurons``: ``(count, variables)`` per group; ``synapses``: ``(count, variables,
+    pathways)`` per Synapses object (each synapse has two int32 indices, and per
+    pathway a float64 delay and a spike-queue entry); ``inputs``: TimedArray values
+    (float64); ``events``: ``(count, variables)`` per monitor, the events it records
+    in one run (each with its time and index). Python's and the compiled program's
+    copies of the same values are one array each here: the caller leaves headroom."""
+    neurons, synapses, events = list(neurons), list(synapses), list(events)
+    state = sum(int(n) * (int(k) * _FLOAT + _NEURON_EXTRA) for n, k in neurons)
+    state += sum(int(n) * (int(k) * _FLOAT + 2 * _INDEX + int(p) * _PATHWAY)
+                 for n, k, p in synapses)
+    return MemoryEstimate(
+        state=state, inputs=int(inputs) * _FLOAT,
+        recordings=sum(int(n) * (int(k) * _FLOAT + _EVENT) for n, k in events),
+        synapses=sum(int(n) for n, _, _ in synapses),
+        neurons=sum(int(n) for n, _ in neurons))

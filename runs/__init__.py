@@ -9,11 +9,11 @@ them.
 from runs.folder import (CHECKPOINT_FILE, CHECKPOINT_FORMAT, CONFIG_FILE, LOG_FILE,
                          METRICS_FILE, PREVIOUS_CHECKPOINT_FILE, RECORDINGS_DIR, STATS_PREFIX,
                          Checkpoint, CorruptCheckpointError, NotARunError, ResultsPathError,
-                         RunFolder, RunInUseError, atomic_write_bytes, atomic_write_text,
-                         check_checkpoint, check_learned_state, check_resumable,
-                         config_digest, new_run_id, provenance)
+                         RunFolder, RunInUseError, RunWriteError, atomic_write_bytes,
+                         atomic_write_text, check_checkpoint, check_learned_state,
+                         check_resumable, config_digest, new_run_id, provenance)
 
-__all__ = ["RunFolder", "NotARunError", "RunInUseError", "ResultsPathError",
+__all__ = ["RunFolder", "NotARunError", "RunInUseError", "ResultsPathError", "RunWriteError",
            "CorruptCheckpointError", "Checkpoint", "check_resumable", "check_checkpoint",
            "check_learned_state", "config_digest", "atomic_write_bytes", "atomic_write_text",
            "provenance", "new_run_id", "CONFIG_FILE", "METRICS_FILE", "CHECKPOINT_FILE",

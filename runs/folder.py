@@ -32,12 +32,15 @@ a kill between the two renames) leaves the previous one to resume from
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import io
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -56,6 +59,7 @@ __all__ = [
     "ResultsPathError",
     "CorruptCheckpointError",
     "Checkpoint",
+    "RunWriteError",
     "check_resumable",
     "check_checkpoint",
     "check_learned_state",
@@ -115,6 +119,32 @@ class ResultsPathError(ValueError):
     that cannot be written to. The message names the path and the fix."""
 
 
+class RunWriteError(OSError):
+    """A file of a results folder could not be written: the disk is full, the folder
+    became read-only, ... Every writer of this module raises it (never a bare
+    ``OSError``), so that the command line reports it in one place. ``path`` is the
+    file, ``reason`` the system's words (``strerror``), ``errno`` its code."""
+
+    def __init__(self, path, err: OSError):
+        super().__init__(err.errno, err.strerror or str(err), str(path))
+        self.path = Path(path)
+        self.reason = err.strerror or str(err)
+
+    def __str__(self):
+        return f"cannot write {self.path}: {self.reason}"
+
+
+@contextlib.contextmanager
+def _writing(path):
+    """Turn an ``OSError`` of writing ``path`` into a :class:`RunWriteError`."""
+    try:
+        yield
+    except RunWriteError:
+        raise
+    except OSError as err:
+        raise RunWriteError(path, err) from err
+
+
 # --------------------------------------------------------------------------------------
 # Atomic writes
 # --------------------------------------------------------------------------------------
@@ -139,7 +169,7 @@ def _durable_temporary(path: Path, payload: bytes) -> str:
 def _unlink(path) -> None:
     try:
         os.unlink(path)
-    except FileNotFoundError:
+    except OSError:  # gone, or the folder turned read-only: nothing reads it
         pass
 
 
@@ -154,14 +184,16 @@ def _fsync_directory(path: Path) -> None:
 
 def atomic_write_bytes(path, payload: bytes) -> Path:
     """Write ``payload`` to ``path`` atomically: temporary file in the same directory,
-    ``fsync``, then :func:`os.replace` (atomic on POSIX for paths on one file system)."""
+    ``fsync``, then :func:`os.replace` (atomic on POSIX for paths on one file system).
+    Raises :class:`RunWriteError` when it cannot (the temporary file is deleted)."""
     path = Path(path)
-    tmp = _durable_temporary(path, payload)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
+    with _writing(path):
+        tmp = _durable_temporary(path, payload)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink(tmp)
+            raise
     return path
 
 
@@ -341,9 +373,11 @@ class RunFolder:
                     k += 1
                     path = base / f"{run_id}-{k}"
         except OSError as err:
+            fix = ("free space on that disk or give --out a folder on another one"
+                   if err.errno in (errno.ENOSPC, errno.EDQUOT) else "give --out a folder "
+                   "you can write to (it is made if missing), not a file")
             raise ResultsPathError(
-                f"--out: cannot make the run folder {path} ({err.strerror or err}); give "
-                "--out a folder you can write to (it is made if missing), not a file."
+                f"--out: cannot make the run folder {path} ({err.strerror or err}); {fix}."
             ) from None
         folder = cls(path)
         document = {
@@ -356,7 +390,17 @@ class RunFolder:
             "provenance": info,
             **fields,
         }
-        atomic_write_text(folder.config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        try:
+            atomic_write_text(folder.config_path,
+                              json.dumps(document, indent=2, sort_keys=True) + "\n")
+        except BaseException as err:  # a full disk, Ctrl-C: no folder without config.json
+            shutil.rmtree(path, ignore_errors=True)
+            if not isinstance(err, RunWriteError):
+                raise
+            raise ResultsPathError(
+                f"--out: {err}, so the run folder {path} was removed again; free space "
+                "on that disk or give --out a folder on another one."
+            ) from None
         return folder
 
     @classmethod
@@ -492,7 +536,7 @@ class RunFolder:
     def log(self, message: str) -> None:
         """Append a time-stamped line to ``log.txt``."""
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        with open(self.log_path, "a") as f:
+        with _writing(self.log_path), open(self.log_path, "a") as f:
             f.write(f"{stamp} {message}\n")
 
     # -- checkpoints --------------------------------------------------------------------
@@ -513,15 +557,16 @@ class RunFolder:
         meta = {**meta, _PAYLOAD_DIGEST: _payload_digest(payload, meta)}
         payload["__meta__"] = np.array(json.dumps(meta, sort_keys=True))
         np.savez(buffer, **payload)
-        tmp = _durable_temporary(self.checkpoint_path, buffer.getvalue())
-        try:
-            if self.checkpoint_path.is_file():
-                os.replace(self.checkpoint_path, self.previous_checkpoint_path)
-            os.replace(tmp, self.checkpoint_path)
-        except BaseException:
-            _unlink(tmp)
-            raise
-        _fsync_directory(self.path)
+        with _writing(self.checkpoint_path):
+            tmp = _durable_temporary(self.checkpoint_path, buffer.getvalue())
+            try:
+                if self.checkpoint_path.is_file():
+                    os.replace(self.checkpoint_path, self.previous_checkpoint_path)
+                os.replace(tmp, self.checkpoint_path)
+            except BaseException:
+                _unlink(tmp)
+                raise
+            _fsync_directory(self.path)
         return self.checkpoint_path
 
     def load_checkpoint(self, path=None) -> Checkpoint:
@@ -617,7 +662,8 @@ class RunFolder:
         buffer = io.BytesIO()
         # np.require keeps 0-d scalars 0-d (np.ascontiguousarray makes them 1-d).
         np.savez(buffer, **{k: np.require(v, requirements="C") for k, v in arrays.items()})
-        self.recordings_path.mkdir(exist_ok=True)
+        with _writing(self.recordings_path):
+            self.recordings_path.mkdir(exist_ok=True)
         return atomic_write_bytes(self.recordings_path / f"{name}.npz", buffer.getvalue())
 
     def read_recording(self, name: str) -> dict:

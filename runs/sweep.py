@@ -61,12 +61,15 @@ process reads them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import itertools
 import json
 import os
 import re
+import shutil
 import socket
 import time
 import traceback
@@ -77,7 +80,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runs.folder import CONFIG_FILE, RunFolder, atomic_write_text, provenance
+from runs.folder import CONFIG_FILE, LOG_FILE, RunFolder, atomic_write_text, provenance
 
 __all__ = [
     "grid",
@@ -103,6 +106,11 @@ _CACHE_ENV = "SNN_BUILD_CACHE"
 #: file names are limited to 255 bytes.
 _MAX_ID = 200
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]")
+#: The files of a task folder that only say it exists (see _prepare_folder).
+_BOOKKEEPING = ((CONFIG_FILE,), (LOG_FILE,))
+#: A Dask scheduler address: ``protocol://host:port`` (``protocol://host`` for inproc
+#: and the like) or ``host:port``.
+_ADDRESS = re.compile(r"[a-z][a-z0-9+]*://[^\s/]+(/\S*)?|[^\s:/]+:\d+")
 
 
 class SweepError(ValueError):
@@ -334,6 +342,12 @@ def _validate(name, task, points, trials, scheduler, n_workers) -> list[dict]:
     if isinstance(scheduler, str) and not scheduler.strip():
         raise SweepError("scheduler='' is empty; give an address such as 'tcp://host:8786', "
                          "'serial', or leave it out for a local cluster")
+    if isinstance(scheduler, str) and scheduler.strip().lower() not in SERIAL \
+            and not _ADDRESS.fullmatch(scheduler.strip()):
+        raise SweepError(f"scheduler={scheduler!r} is not a Dask scheduler address; an "
+                         "address looks like 'tcp://host:8786' (protocol://host:port, as "
+                         "`dask scheduler` prints it) or 'host:8786'; give 'serial' to run "
+                         "the tasks here one by one, or leave it out for a local cluster")
     return [{str(k): _plain(v) for k, v in point.items()} for point in points]
 
 
@@ -358,7 +372,7 @@ def _connect(address: str, timeout):
 
     try:
         return Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError) as err:
+    except (OSError, TimeoutError, ValueError) as err:
         raise SweepError(
             f"cannot reach the Dask scheduler at {address}: {err}; start one with "
             "`dask scheduler` (and workers with `dask worker <address> --nthreads 1`) or "
@@ -437,6 +451,27 @@ def run_sweep(name: str, task: Callable, points: Iterable[Mapping], root="result
 
     serial = isinstance(scheduler, str) and scheduler.strip().lower() in SERIAL
     outcomes: dict[str, dict] = {}
+    made = [folder for _, _, folder in pending if not folder.exists()]
+    with _removed_unless_used(made, sweep_dir):
+        _dispatch(task, name, scheduler, serial, pending, sweep_dir, own_build_cache,
+                  progress, finished, plan, n_workers, connect_timeout, outcomes)
+
+    results = []
+    for tid, params, folder in plan:
+        if tid in finished:
+            results.append(SweepResult(tid, params, folder, "skipped", metrics=finished[tid]))
+        elif "metrics" in outcomes[tid]:
+            results.append(SweepResult(tid, params, folder, "done", metrics=outcomes[tid]["metrics"]))
+        else:
+            results.append(SweepResult(tid, params, folder, "failed", error=outcomes[tid]["error"]))
+    summary = "".join(json.dumps(r.to_record(), sort_keys=True) + "\n" for r in results)
+    atomic_write_text(sweep_dir / SUMMARY_FILE, summary)
+    return results
+
+
+def _dispatch(task, name, scheduler, serial, pending, sweep_dir, own_build_cache, progress,
+              finished, plan, n_workers, connect_timeout, outcomes) -> None:
+    """Run the pending tasks where ``scheduler`` says (see :func:`run_sweep`)."""
     # Connect before any folder exists, so that a wrong address leaves no trace.
     if serial or (scheduler is None and not pending):
         _run_tasks(None, task, name, pending, sweep_dir, own_build_cache, progress,
@@ -462,17 +497,28 @@ def run_sweep(name: str, task: Callable, points: Iterable[Mapping], root="result
             _run_tasks(client, task, name, pending, sweep_dir, own_build_cache, progress,
                        len(finished), len(plan), outcomes)
 
-    results = []
-    for tid, params, folder in plan:
-        if tid in finished:
-            results.append(SweepResult(tid, params, folder, "skipped", metrics=finished[tid]))
-        elif "metrics" in outcomes[tid]:
-            results.append(SweepResult(tid, params, folder, "done", metrics=outcomes[tid]["metrics"]))
-        else:
-            results.append(SweepResult(tid, params, folder, "failed", error=outcomes[tid]["error"]))
-    summary = "".join(json.dumps(r.to_record(), sort_keys=True) + "\n" for r in results)
-    atomic_write_text(sweep_dir / SUMMARY_FILE, summary)
-    return results
+
+@contextlib.contextmanager
+def _removed_unless_used(made: list, sweep_dir: Path):
+    """On an exception (Ctrl-C, a failed write), delete the task folders of ``made``
+    (made by this call) that hold only the sweep's bookkeeping (no run, no outcome),
+    and the sweep folder if this call made it and it is empty then: a sweep stopped
+    before its tasks did anything leaves no trace; one that did leaves what it did."""
+    new_root = not sweep_dir.exists()
+    try:
+        yield
+    except BaseException:
+        for folder in made:
+            kept = [p for p in folder.rglob("*")
+                    if p.is_file() and p.relative_to(folder).parts not in _BOOKKEEPING]
+            if not kept:
+                shutil.rmtree(folder, ignore_errors=True)
+        if new_root:
+            try:
+                sweep_dir.rmdir()
+            except OSError:  # not empty, or gone
+                pass
+        raise
 
 
 def _check_sweep_dir(sweep_dir: Path, name: str) -> None:
@@ -546,8 +592,11 @@ def _run_tasks(client, task, name, pending, sweep_dir, own_build_cache, progress
         for tid, params, folder in pending:
             _prepare_folder(name, tid, params, folder, task, about)
     except OSError as err:
+        fix = ("free space on that disk or give a results root (--out) on another one"
+               if err.errno in (errno.ENOSPC, errno.EDQUOT)
+               else "give a results root (--out) you can write to")
         raise SweepError(f"cannot make the task folder {folder} ({err.strerror or err}); "
-                         "give a results root (--out) you can write to") from None
+                         f"{fix}") from None
     bar = tqdm(total=n_total, initial=n_finished, desc=f"sweep {name}", unit="task",
                disable=not progress)
     failed = 0

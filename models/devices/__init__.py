@@ -131,8 +131,8 @@ Neuroinform. 16:883700. https://doi.org/10.3389/fninf.2022.883700
 from __future__ import annotations
 
 # The slot locking (_claim_slot ...) too: the cache and kill-and-resume tests drive it.
-from .cache import (CACHE_ENV, _claim_slot, _release_lock, _slot_in_use, compiler_version,
-                    device_description, resolve_cache_root)
+from .cache import (CACHE_ENV, BuildCacheError, _claim_slot, _release_lock, _slot_in_use,
+                    check_cache_root, compiler_version, device_description, resolve_cache_root)
 from .codeobjects import atomic_codeobj_class, use_source_queues
 from .compiled import BuildTimings, CompiledNetwork, build
 from .cuda import (
@@ -153,6 +153,8 @@ __all__ = [
     "current_selection",
     "build",
     "resolve_cache_root",
+    "check_cache_root",
+    "BuildCacheError",
     "compiler_version",
     "device_description",
     "gpu_available",

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from brian2 import prefs
@@ -35,12 +36,48 @@ _BUILD_PRODUCTS = re.compile(
 )
 
 
+class BuildCacheError(ValueError):
+    """The build-cache root is a file or a folder that cannot be written. Raised by
+    :func:`check_cache_root` before anything is compiled; the message names the path,
+    where it came from (``SNN_BUILD_CACHE`` or the default) and the fix."""
+
+
 def resolve_cache_root(cache_dir=None) -> Path:
     """Build-cache root: ``cache_dir``, else ``$SNN_BUILD_CACHE``, else
     ``~/.cache/snn-brain-learning/brian-builds`` (absolute, not created)."""
     if cache_dir is None:
         cache_dir = os.environ.get(CACHE_ENV) or _DEFAULT_CACHE
     return Path(cache_dir).expanduser().resolve()
+
+
+def check_cache_root(cache_dir=None) -> Path:
+    """The build-cache root (:func:`resolve_cache_root`), made if missing, after checking
+    that a file can be written in it; raises :class:`BuildCacheError` otherwise (say,
+    ``SNN_BUILD_CACHE`` names a file or a read-only folder), before anything compiles."""
+    root = resolve_cache_root(cache_dir)
+    if cache_dir is not None:
+        source, fix = "the build cache", "give a folder you can write to"
+    elif os.environ.get(CACHE_ENV):
+        source = f"{CACHE_ENV}={os.environ[CACHE_ENV]}"
+        fix = (f"unset {CACHE_ENV} (the default cache is {_DEFAULT_CACHE}) or point it at "
+               "a folder you can write to")
+    else:
+        source = f"the default build cache {_DEFAULT_CACHE}"
+        fix = f"set {CACHE_ENV} to a folder you can write to"
+    for parent in (root, *root.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise BuildCacheError(f"{source}: '{parent}' is a file, not a folder, so "
+                                      f"nothing can be compiled there; {fix}.")
+            break
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as err:
+        raise BuildCacheError(f"{source}: cannot write in '{root}' ({err.strerror or err}), "
+                              f"so nothing can be compiled there; {fix}.") from None
+    return root
 
 
 @functools.lru_cache(maxsize=None)

@@ -78,7 +78,7 @@ def test_make_refuses_unknown_presets_and_datasets(args, message):
 @pytest.mark.parametrize("overrides, message", [
     (dict(n_hidden=0), "n_hidden: must be a positive integer, got 0."),
     (dict(tau=-1.0), "tau: must be a positive number, got -1.0."),
-    (dict(epochs=-2), "epochs: must be an integer >= 0, got -2."),
+    (dict(epochs=-2), "epochs: must be an integer >= 1, got -2."),
     (dict(device="gpu"), "device: unknown device 'gpu'"),
     (dict(bogus=1), "unknown configuration fields: bogus"),
 ])

@@ -13,6 +13,7 @@ runs twice in C++ standalone.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from brian2 import SpikeMonitor, StateMonitor, mV, ms, seed
 
 from models.balanced_network import BalancedSpec, build_balanced_network, connectivity
@@ -248,3 +249,19 @@ def test_all_excitatory_network_runs_twice_in_standalone(tmp_path):
     for teacher in (False, True):
         handle.run(net.run_args(_image(), [1], teacher=teacher, consolidate=1.0))
     assert net.hidden_totals()["n_spikes"].sum() > 0
+
+
+@pytest.mark.parametrize("changes", [{}, dict(n_hidden=40, p_out=1.0, stp=False)])
+def test_memory_estimate_matches_a_tiny_build(changes, array_bytes):
+    """The estimate counted from the sizes (patches at their largest) against the bytes
+    of the Brian2 arrays of the same network built in runtime mode."""
+    from models.balanced_network import memory_estimate
+    from models.devices import select_device
+
+    spec = BalancedSpec(**{**SMALL, **changes})
+    need = memory_estimate(spec)
+    select_device("runtime")
+    built = array_bytes(build_balanced_network(spec).network)
+    assert 0.5 < (need.state + need.inputs) / built < 2, (need, built)
+    conn = connectivity(spec)
+    assert need.synapses >= sum(len(i) for i, _, _ in conn.values())

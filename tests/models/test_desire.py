@@ -214,3 +214,15 @@ def test_input_layer_spikes_like_the_integrate_and_fire_encoder():
     theirs[steps, np.asarray(monitor.i)] = True
     np.testing.assert_array_equal(ours, theirs.reshape(4, 20, 12))
     assert ours[:, :, 0].sum(axis=1).tolist() == [1, 1, 1, 1]  # 0.1: 1 spike, not 2
+
+
+@pytest.mark.parametrize("sizes", [SIZES, (64, 30, 10)])
+def test_memory_estimate_matches_a_tiny_build(sizes, array_bytes):
+    """The estimate counted from the sizes against the bytes of the Brian2 arrays of the
+    same network built in runtime mode."""
+    spec = desire_net.DesireSpec(dropout_input=0.1, dropout_hidden=0.2)
+    need = desire_net.memory_estimate(sizes, CHUNK, spec)
+    select_device("runtime")
+    built = array_bytes(desire_net.build_network(sizes, CHUNK, spec).network)
+    assert 0.5 < (need.state + need.inputs) / built < 2, (need, built)
+    assert need.synapses == sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))

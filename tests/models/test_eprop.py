@@ -15,6 +15,8 @@ of the update rules, with weight noise and the sign projections.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -282,3 +284,20 @@ def test_bad_specs_are_refused_before_building(change, message):
     values.update(change)
     with pytest.raises(ValueError, match=message):
         EpropSpec(**values).validate()
+
+
+@pytest.mark.parametrize("changes", [{}, dict(n_hidden=30, optimizer="adam",
+                                              feedback="random", weight_noise=True)])
+def test_memory_estimate_matches_a_tiny_build(changes, array_bytes):
+    """The estimate counted from the sizes against the bytes of the Brian2 arrays of the
+    same network built in runtime mode (its monitors are empty before a run)."""
+    from models.eprop import memory_estimate
+
+    spec = dataclasses.replace(CE_SPEC, **changes)
+    need = memory_estimate(spec)
+    select_device("runtime")
+    built = array_bytes(build_eprop_network(spec).network)
+    assert 0.5 < (need.state + need.inputs) / built < 2, (need, built)
+    n_hidden = spec.n_hidden
+    assert need.synapses == N_IN * n_hidden + n_hidden * N_OUT + N_OUT * N_OUT
+    assert need.neurons == N_IN + n_hidden + N_OUT

@@ -228,3 +228,17 @@ def test_bad_specs_are_refused(field, value, match):
     kw[field] = value
     with pytest.raises(ValueError, match=match):
         VotingSpec(**kw).validate()
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_memory_estimate_matches_a_tiny_build(name, array_bytes):
+    """The estimate counted from the sizes (the per-step traces included) against the
+    bytes of the Brian2 arrays of the same network built in runtime mode."""
+    from models.eprop_voting import memory_estimate
+
+    spec = SPECS[name]
+    need = memory_estimate(spec)
+    select_device("runtime")
+    built = array_bytes(build_voting_network(spec).network)
+    assert 0.5 < (need.state + need.inputs) / built < 2, (need, built)
+    assert need.neurons == N_IN + N_HID + spec.n_out

@@ -262,7 +262,7 @@ def test_wrong_types_are_usage_errors(protocol, argv, words, untouched, capsys, 
 TOO_BIG_SPLITS = ["validation (2000)", "test (300)", "1797 'digits' images", "--validation"]
 
 OUT_OF_RANGE = [
-    ("desire", ["--epochs", "-1"], ["epochs: must be an integer >= 0, got -1"]),
+    ("desire", ["--epochs", "-1"], ["epochs: must be an integer >= 1", "got -1"]),
     ("desire", ["--hidden", "4", "0"], ["hidden: layer sizes must be positive", "(4, 0)"]),
     ("desire", ["--chunk-size", "0"], ["chunk_size: must be a positive number", "got 0"]),
     ("desire", ["--dropout", "-0.1", "0.2"], ["dropout_input", "[0, 1)", "-0.1"]),
@@ -305,7 +305,7 @@ OUT_OF_RANGE = [
     ("balanced_tuning", ["--sweep", "ablation", "--workers", "0"], ["n_workers=0",
                                                                     "whole number >= 1"]),
     (SWEEP, ["--trials", "0"], ["--trials must be at least 1, got 0"]),
-    (SWEEP, ["--epochs", "-1"], ["epochs: must be an integer >= 0, got -1"]),
+    (SWEEP, ["--epochs", "-1"], ["epochs: must be an integer >= 1", "got -1"]),
     (SWEEP, ["--axis", "input_scale=0.1,-0.2"], ["input_scale: must be a positive number",
                                                   "-0.2"]),
     (SWEEP, ["--workers", "0"], ["n_workers=0", "whole number >= 1"]),

@@ -31,8 +31,6 @@ TESTED_ELSEWHERE = {
                                "tests/system/test_bad_input.py and each protocol's CLI tests",
     "experiments/options.py": "the options every protocol shares: wrong types and "
                               "out-of-range values in tests/system/test_bad_input.py",
-    "models/network.py": "the sample clock of every network: tests/models/test_desire.py, "
-                         "test_eprop.py, test_eprop_voting.py, test_balanced_network.py",
 }
 
 

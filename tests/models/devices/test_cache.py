@@ -123,6 +123,25 @@ def test_cache_root_resolution(tmp_path, monkeypatch):
     )
 
 
+def test_check_cache_root_makes_it_or_names_the_variable_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv(devices.CACHE_ENV, str(tmp_path / "new" / "cache"))
+    assert devices.check_cache_root() == tmp_path / "new" / "cache"
+    assert (tmp_path / "new" / "cache").is_dir()
+    a_file = tmp_path / "file"
+    a_file.write_text("not a folder")
+    for where in (a_file, a_file / "below"):
+        monkeypatch.setenv(devices.CACHE_ENV, str(where))
+        with pytest.raises(devices.BuildCacheError) as info:
+            devices.check_cache_root()
+        assert str(info.value) == (
+            f"SNN_BUILD_CACHE={where}: '{a_file}' is a file, not a folder, so nothing can be "
+            "compiled there; unset SNN_BUILD_CACHE (the default cache is "
+            "~/.cache/snn-brain-learning/brian-builds) or point it at a folder you can "
+            "write to.")
+    with pytest.raises(devices.BuildCacheError, match="^the build cache: .* give a folder"):
+        devices.check_cache_root(a_file)
+
+
 def test_slot_lock_is_exclusive_across_processes(tmp_path):
     """A slot locked by another process is skipped; it is free again once that ends."""
     code = (
