@@ -65,11 +65,20 @@ class StoppedRun:
     when: str | None = None
 
 
-def _position(folder: RunFolder) -> tuple:
-    """``(epoch, cursor)`` of the folder's checkpoint (only its metadata is read), or
+def _latest_checkpoint(folder: RunFolder) -> Path | None:
+    """The newest checkpoint file of the folder: ``checkpoint.npz``, else the previous
+    one (a write cut between its two renames leaves only that), else ``None``."""
+    for path in (folder.checkpoint_path, folder.previous_checkpoint_path):
+        if path.is_file():
+            return path
+    return None
+
+
+def _position(checkpoint: Path) -> tuple:
+    """``(epoch, cursor)`` of a checkpoint file (only its metadata is read), or
     ``(None, None)``."""
     try:
-        with np.load(folder.checkpoint_path, allow_pickle=False) as data:
+        with np.load(checkpoint, allow_pickle=False) as data:
             meta = json.loads(str(data["__meta__"]))
         return int(meta["epoch"]), int(meta["cursor"])
     except Exception:  # noqa: BLE001 - unreadable: the message names the file only
@@ -84,10 +93,11 @@ def stop(err: BaseException, folder: RunFolder, *, created: bool, compiling: boo
     the run was doing, if not compiling or training). Removes the folder when this
     command ``created`` it and it holds no checkpoint."""
     err = build_error(err) or err
-    if folder.checkpoint_path.is_file():
-        epoch, cursor = _position(folder)
+    checkpoint = _latest_checkpoint(folder)
+    if checkpoint is not None:
+        epoch, cursor = _position(checkpoint)
         info = StoppedRun(folder.path, created, compiling=compiling, when=when,
-                          checkpoint=folder.checkpoint_path, epoch=epoch, cursor=cursor)
+                          checkpoint=checkpoint, epoch=epoch, cursor=cursor)
     elif created:
         problem = []
         shutil.rmtree(folder.path, onerror=lambda f, p, e: problem.append(e[1]))

@@ -559,12 +559,17 @@ class RunFolder:
         np.savez(buffer, **payload)
         with _writing(self.checkpoint_path):
             tmp = _durable_temporary(self.checkpoint_path, buffer.getvalue())
+            moved = False
             try:
                 if self.checkpoint_path.is_file():
                     os.replace(self.checkpoint_path, self.previous_checkpoint_path)
+                    moved = True
                 os.replace(tmp, self.checkpoint_path)
             except BaseException:
                 _unlink(tmp)
+                if moved:  # put the last durable checkpoint back where it was
+                    with contextlib.suppress(OSError):
+                        os.replace(self.previous_checkpoint_path, self.checkpoint_path)
                 raise
             _fsync_directory(self.path)
         return self.checkpoint_path

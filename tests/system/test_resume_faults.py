@@ -100,10 +100,18 @@ def test_resume_on_another_device_is_refused(run, capsys, no_compile):
 
 
 def test_resume_with_fewer_epochs_is_refused(run, capsys, no_compile):
-    message = refused(["ei_ratio", "--resume", str(run), "--epochs", "0"], capsys, run)
+    """A run created for 3 epochs (it stopped before its first checkpoint), resumed
+    with --epochs 2."""
+    from experiments.ei_ratio import EIRatioConfig
+
+    document = json.loads((run / "config.json").read_text())
+    cfg = EIRatioConfig.from_dict({**document["config"], "epochs": 3})
+    shutil.rmtree(run)
+    RunFolder.create(run.parent.parent, "ei_ratio", cfg.to_dict(), run_id=run.name)
+    message = refused(["ei_ratio", "--resume", str(run), "--epochs", "2"], capsys, run)
     assert message == (
-        f"--epochs 0: the run in {run} is configured for 1 epoch, and a resumed run can "
-        "only be extended. Leave --epochs out to train it to its 1 epoch, or give more.")
+        f"--epochs 2: the run in {run} is configured for 3 epochs, and a resumed run can "
+        "only be extended. Leave --epochs out to train it to its 3 epochs, or give more.")
 
 
 def test_out_with_resume_is_refused(run, tmp_path, capsys, no_compile):
