@@ -340,7 +340,7 @@ class BalancedTuningProtocol(ImageProtocol):
         from models.balanced_network import build_balanced_network
         from models.devices import build, select_device
 
-        select_device(self.cfg.device)
+        select_device(self.cfg.device, openmp_threads=self.cfg.openmp_threads)
         # Poisson spikes come from the compiled-in seed; chunks differ because their
         # images differ. Different seeds give different streams.
         brian_seed(self.cfg.seed)

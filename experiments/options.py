@@ -43,7 +43,7 @@ def preset_default(config_cls, presets: dict, field_name: str, base=None) -> str
 def add_run_options(parser: argparse.ArgumentParser, config_cls, presets: dict,
                     paper_dataset: str) -> None:
     """The options every image protocol has: ``--preset``, ``--dataset``, ``--data-dir``,
-    ``--epochs``, ``--device``, ``--out``, ``--no-progress``."""
+    ``--epochs``, ``--device``, ``--threads``, ``--out``, ``--no-progress``."""
     from models.devices import TARGETS
 
     parser.add_argument("--preset", choices=sorted(presets), default="paper",
@@ -58,6 +58,9 @@ def add_run_options(parser: argparse.ArgumentParser, config_cls, presets: dict,
                         help=f"training epochs; {preset_default(config_cls, presets, 'epochs')}")
     parser.add_argument("--device", choices=TARGETS, default=None,
                         help="simulation device; default: cpp")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="OpenMP threads of the cpp device (results equal one thread's; "
+                             "protocols that cannot promise that refuse N > 1); default: 1")
     parser.add_argument("--out", default="results", metavar="DIR",
                         help="results root; default: results")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -74,7 +74,12 @@ cache root (``cache_dir`` argument, else ``$SNN_BUILD_CACHE``, else
    may be cut short and would otherwise count as up to date. Each
    :meth:`CompiledNetwork.run` calls ``device.run(slot, with_output=False,
    run_args=...)`` after deleting the previous run's ``static_arrays/init_*`` files and
-   results.
+   results. Before ``make``, :func:`build` writes one line to stderr: "compiling
+   <network> (first build; about N s)" when the slot holds no binary or code changed
+   (``N``: the network's last compile time for the target, kept in
+   ``<root>/.compile-seconds/``, else an estimate from the size of the code), or "using
+   the compiled <network> from the build cache <slot>" (:func:`show_build_messages`
+   turns both off).
 
 This uses the documented ``device.build(compile=False, run=False)`` plus two methods of
 Brian2's ``CPPStandaloneDevice`` that the public ``build`` itself calls
@@ -134,7 +139,7 @@ from __future__ import annotations
 from .cache import (CACHE_ENV, _claim_slot, _release_lock, _slot_in_use, compiler_version,
                     device_description, resolve_cache_root)
 from .codeobjects import atomic_codeobj_class, use_source_queues
-from .compiled import BuildTimings, CompiledNetwork, build
+from .compiled import BuildTimings, CompiledNetwork, build, show_build_messages
 from .cuda import (
     COMPUTE_CAPABILITY_ENV, DEFAULT_COMPUTE_CAPABILITY, NoGPUError, find_cuda_path,
     find_curand, gpu_available,
@@ -152,6 +157,7 @@ __all__ = [
     "select_device",
     "current_selection",
     "build",
+    "show_build_messages",
     "resolve_cache_root",
     "compiler_version",
     "device_description",

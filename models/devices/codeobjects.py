@@ -1,10 +1,15 @@
 """Code-object classes that the model library picks per device: event queues of
-source neurons for zero-delay pathways (C++ standalone, templates in ``templates/``)
-and atomic accumulation for a synaptic ``run_regularly`` (CUDA standalone)."""
+source neurons for zero-delay pathways (C++ standalone, templates in ``templates/``),
+atomic accumulation for a synaptic ``run_regularly`` (CUDA standalone), and the
+single-threaded code objects that make an OpenMP build compute what a one-thread
+build computes (:func:`deterministic_threads`)."""
 
 from __future__ import annotations
 
-from brian2 import get_device
+import inspect
+import re
+
+from brian2 import get_device, prefs
 
 from .selection import _device_target
 
@@ -28,8 +33,11 @@ def _source_queue_codeobj_class():
     from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
     from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
-    # brian2cuda's device subclasses the C++ one and has queues of its own.
-    if type(get_device()) is not CPPStandaloneDevice:
+    # brian2cuda's device subclasses the C++ one and has queues of its own. The queue
+    # keeps one CSpikeQueue per OpenMP thread, each with a part of the synapses; these
+    # templates read only the first, so OpenMP builds keep Brian2's own queues.
+    if type(get_device()) is not CPPStandaloneDevice \
+            or prefs["devices.cpp_standalone.openmp_threads"] > 0:
         return None
     if _SOURCE_QUEUE_CLASS is None:
         class SourceQueueCodeObject(CPPStandaloneCodeObject):
@@ -69,3 +77,115 @@ def atomic_codeobj_class():
     from brian2cuda.codeobject import CUDAStandaloneAtomicsCodeObject
 
     return CUDAStandaloneAtomicsCodeObject
+
+
+# ======================================================================================
+# OpenMP builds that compute what one thread computes
+# ======================================================================================
+
+#: OpenMP pragmas that open or share out a parallel region: a serial code object
+#: renders them as nothing (the queries -- thread number, thread count, include -- stay).
+_PARALLEL_PRAGMAS = frozenset({
+    "parallel", "parallel-static", "static", "static-ordered", "ordered", "master",
+    "single", "single-nowait", "critical", "atomic", "barrier", "sections", "section",
+})
+#: Random-number functions: the C++ device draws them from one generator per thread.
+_RANDOM_FUNCTIONS = ("rand", "randn", "poisson")
+#: Templates whose code needs no threads (the event push fills per-thread queues).
+_KEEP_TEMPLATES = frozenset({"synapses_push_spikes"})
+_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[-+*/]|\*\*|//|%)?=(?!=)")
+_SERIAL_CLASS = None
+
+
+def _serial_pragma(kind: str) -> str:
+    from brian2.devices.cpp_standalone.codeobject import openmp_pragma
+
+    return "" if kind in _PARALLEL_PRAGMAS else openmp_pragma(kind)
+
+
+def _serial_codeobj_class():
+    """A C++ standalone code object class whose loops run on one thread (thread 0) in
+    an OpenMP build: Brian2's own templates, rendered without the pragmas that share a
+    loop out."""
+    global _SERIAL_CLASS
+    if _SERIAL_CLASS is None:
+        from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
+
+        class SerialCodeObject(CPPStandaloneCodeObject):
+            templater = CPPStandaloneCodeObject.templater.derive(
+                "brian2.devices.cpp_standalone",
+                env_globals={"openmp_pragma": _serial_pragma})
+
+        _SERIAL_CLASS = SerialCodeObject
+    return _SERIAL_CLASS
+
+
+def _written_names(abstract_code) -> set:
+    """Names on the left of the assignments of ``abstract_code`` (a string or Brian2's
+    ``{block: code}``)."""
+    blocks = abstract_code.values() if isinstance(abstract_code, dict) else [abstract_code]
+    names = set()
+    for code in blocks:
+        for line in str(code or "").splitlines():
+            match = _ASSIGNMENT.match(line)
+            if match:
+                names.add(match.group(1))
+    return names
+
+
+def needs_one_thread(abstract_code, variables, template_name, variable_indices) -> str | None:
+    """Why a code object would compute something else on several OpenMP threads than on
+    one, or ``None`` where it would not.
+
+    * It writes a variable indexed other than by the loop's own index (a synaptic
+      ``run_regularly`` adding into ``err_pre``: threads would race on a neuron, and a
+      sum's order would depend on them);
+    * it draws random numbers: the C++ device keeps one generator per thread, so a
+      shared-out loop draws other numbers than one thread does.
+    """
+    if template_name in _KEEP_TEMPLATES:
+        return None
+    drawn = [name for name in _RANDOM_FUNCTIONS if name in variables]
+    if drawn:
+        return f"draws random numbers ({', '.join(drawn)})"
+    indices = variable_indices or {}
+    shared_out = sorted(name for name in _written_names(abstract_code)
+                        if indices.get(name, "_idx") not in ("_idx", "0"))
+    if shared_out:
+        return f"writes {', '.join(shared_out)} of other groups' elements"
+    return None
+
+
+def deterministic_threads(device, on: bool) -> None:
+    """With ``on`` (C++ standalone with OpenMP threads), make ``device`` give every code
+    object that :func:`needs_one_thread` its loop on one thread
+    (:func:`_serial_codeobj_class`), from now until the next call; the others are
+    shared out as Brian2 does. Called by :func:`~models.devices.select_device`.
+
+    Everything else an OpenMP build of Brian2 2.8 shares out computes the same as one
+    thread: per-element loops (state updates, resets, weight updates, monitors), a
+    pathway that writes into pre- or postsynaptic variables (run by one thread over the
+    per-thread queues concatenated in synapse order), summed variables (reset in
+    parallel, summed serially), thresholds and synapse creation (serial). Thread 0's
+    generator gets the seed a one-thread build's gets. The tests compare each protocol
+    bit for bit with one thread.
+    """
+    device.__dict__.pop("code_object", None)
+    if not on:
+        return
+    from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
+
+    original = device.code_object
+    signature = inspect.signature(original)
+    serial = _serial_codeobj_class()
+
+    def code_object(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        a = bound.arguments
+        if a.get("codeobj_class") in (None, CPPStandaloneCodeObject) and needs_one_thread(
+                a["abstract_code"], a["variables"], a["template_name"],
+                a["variable_indices"]):
+            a["codeobj_class"] = serial
+        return original(*bound.args, **bound.kwargs)
+
+    device.code_object = code_object

@@ -96,8 +96,10 @@ def select_device(
     runtime_codegen : {'numpy', 'cython'}
         Code generation target in runtime mode.
     openmp_threads : int
-        C++ standalone threads; 0 (default) is single-threaded, which this project
-        needs (OpenMP races in the backward sums and is slower on 2 cores).
+        C++ standalone threads; 0 (default) is single-threaded, without OpenMP. With
+        ``'cpp'`` and more, the code objects whose result would depend on the threads
+        (sums into other groups' variables, random numbers) run on one thread (see
+        :func:`~models.devices.codeobjects.deterministic_threads`).
     compute_capability : float, optional
         CUDA: architecture to compile for. Without a GPU the default is
         ``$SNN_CUDA_COMPUTE_CAPABILITY`` or 9.0; with a GPU, that GPU's.
@@ -161,6 +163,9 @@ def select_device(
         set_device("runtime")
     else:
         set_device(_BRIAN_DEVICE_NAME[target], build_on_run=False)
+    from .codeobjects import deterministic_threads
+
+    deterministic_threads(device, target == "cpp" and int(openmp_threads) > 0)
     if dt is not None and dt != device.defaultclock.dt:
         device.defaultclock.dt = dt  # keep a dt the user set, as set_device does
 
