@@ -12,9 +12,15 @@ Targets
     request). Nothing is compiled; for tiny tests and debugging.
 ``'cpp'`` (default)
     Brian2's C++ standalone mode (Stimberg et al. 2019), ``build_on_run=False``,
-    single-threaded (``openmp_threads=0``): on the 2-core machines this project runs on,
-    OpenMP is slower (0.45x) and the once-per-sample backward sums of the learning rules
-    are data races under OpenMP. Parallelise across processes instead.
+    single-threaded by default (``openmp_threads=0``). With ``openmp_threads=N`` the
+    code objects whose results would depend on the threads run on one thread (those
+    that write other groups' elements, such as the backward sums ``err_pre += w *
+    delta_post``, and those that draw random numbers, which Brian2 draws from one
+    generator per thread), the source-neuron event queues are not used (they read one
+    thread's queue only), and everything else is shared out as Brian2 does
+    (:func:`~models.devices.codeobjects.deterministic_threads`); the protocols' tests
+    compare such builds bit for bit with one thread. Processes in parallel (sweeps)
+    remain the surer way to use several cores.
 ``'cuda'``
     Brian2CUDA's CUDA standalone mode (Alevi et al. 2022), imported lazily; it needs the
     ``cuda`` extra (``pip install -e '.[cuda]'``). With CUDA 13, nvcc and the host
@@ -120,8 +126,8 @@ Modules
 :mod:`~models.devices.compiled`
     :func:`build` and :class:`CompiledNetwork`.
 :mod:`~models.devices.codeobjects`
-    :func:`use_source_queues` (with its templates in ``templates/``) and
-    :func:`atomic_codeobj_class`.
+    :func:`use_source_queues` (with its templates in ``templates/``),
+    :func:`atomic_codeobj_class` and :func:`~.codeobjects.deterministic_threads`.
 
 References
 ----------

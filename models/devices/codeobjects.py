@@ -7,6 +7,7 @@ build computes (:func:`deterministic_threads`)."""
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 
 from brian2 import get_device, prefs
@@ -93,6 +94,10 @@ _PARALLEL_PRAGMAS = frozenset({
 _RANDOM_FUNCTIONS = ("rand", "randn", "poisson")
 #: Templates whose code needs no threads (the event push fills per-thread queues).
 _KEEP_TEMPLATES = frozenset({"synapses_push_spikes"})
+#: Indices of a loop's own elements: the loop index, a subgroup's (one element per
+#: index too) and '0' for shared variables (Brian2 writes those in the scalar code,
+#: before the loop).
+_OWN_INDICES = ("_idx", "_sub_idx", "0")
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[-+*/]|\*\*|//|%)?=(?!=)")
 _SERIAL_CLASS = None
 
@@ -150,10 +155,26 @@ def needs_one_thread(abstract_code, variables, template_name, variable_indices) 
         return f"draws random numbers ({', '.join(drawn)})"
     indices = variable_indices or {}
     shared_out = sorted(name for name in _written_names(abstract_code)
-                        if indices.get(name, "_idx") not in ("_idx", "0"))
+                        if indices.get(name, "_idx") not in _OWN_INDICES)
     if shared_out:
         return f"writes {', '.join(shared_out)} of other groups' elements"
     return None
+
+
+class _UntestedOpenMPFilter(logging.Filter):
+    """Drops Brian2's "OpenMP code is not yet well tested, and may be inaccurate." of
+    a build with :func:`deterministic_threads` on: the code objects whose results could
+    depend on the threads run on one thread, and every protocol that allows threads is
+    compared bit for bit with one thread by its tests (the others refuse them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "OpenMP code is not yet well tested" not in record.getMessage()
+
+
+def _silence_untested_openmp_warning() -> None:
+    logger = logging.getLogger("brian2.devices.cpp_standalone.device.openmp")
+    if not any(isinstance(f, _UntestedOpenMPFilter) for f in logger.filters):
+        logger.addFilter(_UntestedOpenMPFilter())
 
 
 def deterministic_threads(device, on: bool) -> None:
@@ -173,6 +194,7 @@ def deterministic_threads(device, on: bool) -> None:
     device.__dict__.pop("code_object", None)
     if not on:
         return
+    _silence_untested_openmp_warning()
     from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 
     original = device.code_object

@@ -89,3 +89,14 @@ def test_help_documents_every_option_with_its_default(capsys):
         assert option in text
     assert text.count("default") >= 25
     assert "1600 800" in text and "0.0 0.3" in text
+
+
+@pytest.mark.slow
+def test_two_threads_train_what_one_thread_trains(tmp_path):
+    """The backward sums (err_pre += w * delta_post) run on one thread in an OpenMP
+    build, so the weights come out bit for bit as with one thread."""
+    from tests.experiments.threads import assert_two_threads_equal_one
+
+    cfg = desire.make_config("quick", epochs=1, hidden=(30, 20), chunk_size=50,
+                             train_samples=100, eval_samples=50)
+    assert_two_threads_equal_one(desire.run, cfg, tmp_path)

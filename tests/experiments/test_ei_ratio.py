@@ -165,3 +165,11 @@ def test_resume_of_a_run_of_another_protocol_is_refused(tmp_path, capsys):
 def test_empty_grid_is_refused():
     with pytest.raises(SweepError, match="empty"):
         sweep_points(E.make_config("quick"), E.SWEEPS["rate"], [("e_fraction", [])])
+
+
+@pytest.mark.slow
+def test_two_threads_train_what_one_thread_trains(tmp_path):
+    from tests.experiments.threads import assert_two_threads_equal_one
+
+    cfg = E.make_config("quick", epochs=1, n_hidden=20, train_samples=64, eval_samples=32)
+    assert_two_threads_equal_one(E.run, cfg, tmp_path)

@@ -146,3 +146,13 @@ def test_help_shows_each_studys_own_defaults(study, condition, theta, encoding, 
     assert f"what is learned (see the module help); default: {condition} " in text
     assert f"initial threshold (> 0); default: {theta} " in text
     assert f"default: {encoding} " in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("study", ["plif", "stl"])
+def test_two_threads_train_what_one_thread_trains(study, tmp_path):
+    from tests.experiments.threads import assert_two_threads_equal_one
+
+    cfg = make_config(study, "quick", epochs=1, n_hidden=20, train_samples=48,
+                      eval_samples=32, noise_samples=0)
+    assert_two_threads_equal_one(run, cfg, tmp_path)

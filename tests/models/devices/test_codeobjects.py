@@ -91,6 +91,7 @@ def test_needs_one_thread_names_races_and_random_numbers():
     assert "random" in needs_one_thread("v = rand()", {"rand": object()}, "stateupdate",
                                         {"v": "_idx"})
     assert needs_one_thread("x == 1", {}, "stateupdate", {"x": "_postsynaptic_idx"}) is None
+    assert needs_one_thread("v += 1", {}, "stateupdate", {"v": "_sub_idx"}) is None
     # The event push fills one queue per thread; it has no arithmetic to race.
     assert needs_one_thread("", {"rand": object()}, "synapses_push_spikes", {}) is None
 
@@ -103,8 +104,12 @@ def test_openmp_build_keeps_order_dependent_code_on_one_thread(tmp_path):
     select_device("cpp", openmp_threads=2)
     net, pre, post, syn = reduction_network()
     assert devices.use_source_queues(syn) is False  # one queue per thread with OpenMP
+    from brian2.utils.logger import catch_logs
+
     net.run(5 * ms)
-    get_device().build(directory=str(tmp_path / "omp"), compile=False, run=False)
+    with catch_logs() as logs:
+        get_device().build(directory=str(tmp_path / "omp"), compile=False, run=False)
+    assert not [entry for entry in logs if "OpenMP" in entry[2]], logs
     code = {path.stem.replace("_codeobject", ""): path.read_text()
             for path in (tmp_path / "omp" / "code_objects").glob("*.cpp")}
     assert "#pragma omp" not in code["r_backward"]
