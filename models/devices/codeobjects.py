@@ -184,12 +184,16 @@ def deterministic_threads(device, on: bool) -> None:
     shared out as Brian2 does. Called by :func:`~models.devices.select_device`.
 
     Everything else an OpenMP build of Brian2 2.8 shares out computes the same as one
-    thread: per-element loops (state updates, resets, weight updates, monitors), a
-    pathway that writes into pre- or postsynaptic variables (run by one thread over the
-    per-thread queues concatenated in synapse order), summed variables (reset in
-    parallel, summed serially), thresholds and synapse creation (serial). Thread 0's
-    generator gets the seed a one-thread build's gets. The tests compare each protocol
-    bit for bit with one thread.
+    thread: per-element loops (state updates, resets, weight updates, monitors), summed
+    variables (reset in parallel, summed serially), thresholds and synapse creation
+    (serial). Thread 0's generator gets the seed a one-thread build's gets. A pathway
+    that writes into pre- or postsynaptic variables runs on one thread over the
+    per-thread event queues, each holding its part of the synapses, one after the
+    other: the same order as one thread's when the synapses are numbered source by
+    source (``connect()`` with a condition or probability, or arrays sorted by source),
+    another order (other rounding) when they are numbered target by target. The
+    protocols that allow threads are compared bit for bit with one thread by their
+    tests; balanced tuning, whose synapses are numbered target by target, refuses them.
     """
     device.__dict__.pop("code_object", None)
     if not on:
