@@ -76,6 +76,18 @@ def same_learned_state(folder_a, folder_b) -> bool:
             np.array_equal(a[n], b[n]) for n in names)
 
 
+def _fewer_samples(cfg, n: int):
+    """``cfg`` training on its first ``n`` images in one chunk of about ``n`` (whole
+    batches where chunks are), evaluating one such chunk."""
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    if "chunk_batches" in fields:
+        size = {"chunk_batches": max(1, n // cfg.batch_size)}
+    else:
+        size = {"chunk_size": min(cfg.chunk_size, n)}
+    cfg = dataclasses.replace(cfg, **size)
+    return dataclasses.replace(cfg, train_samples=n, eval_samples=cfg.chunk_size).validate()
+
+
 def section(payload: dict) -> str:
     rows = [[r["protocol"], r["dataset"], r["network"], r["threads"], r["compile_s"],
              r["train_samples_per_s"], r["eval_samples_per_s"], r.get("speedup"),
@@ -121,8 +133,8 @@ def main(argv=None) -> int:
     parser.add_argument("--chunks", type=int, default=2,
                         help="training chunks per measurement; default: 2")
     parser.add_argument("--train-samples", type=int, default=None, metavar="N",
-                        help="train on N samples instead of --chunks chunks (a chunk is "
-                             "then at most N samples)")
+                        help="train on N images in one chunk of about N instead of "
+                             "--chunks chunks of the preset's size")
     args = parser.parse_args(argv)
     if args.chunks < 1 or any(n < 2 for n in args.threads):
         parser.error("--chunks must be >= 1 and every --threads N >= 2")
@@ -143,11 +155,7 @@ def main(argv=None) -> int:
                 print(f"{protocol:>16} skipped: {err}", flush=True)
                 continue
             if args.train_samples is not None:
-                chunk = min(cfg.chunk_size, args.train_samples)
-                fields = {f.name for f in dataclasses.fields(cfg)}
-                size = {"chunk_size": chunk} if "chunk_size" in fields else {}
-                cfg = dataclasses.replace(cfg, train_samples=args.train_samples,
-                                          eval_samples=min(cfg.eval_samples, chunk), **size)
+                cfg = _fewer_samples(cfg, args.train_samples)
             try:
                 for n in args.threads:
                     dataclasses.replace(cfg, threads=n).validate()
