@@ -18,7 +18,7 @@ Targets
     delta_post``, and those that draw random numbers, which Brian2 draws from one
     generator per thread), the source-neuron event queues are not used (they read one
     thread's queue only), and everything else is shared out as Brian2 does
-    (:func:`~models.devices.codeobjects.deterministic_threads`); the protocols' tests
+    (:func:`~models.devices.threads.deterministic_threads`); the protocols' tests
     compare such builds bit for bit with one thread. Processes in parallel (sweeps)
     remain the surer way to use several cores.
 ``'cuda'``
@@ -127,7 +127,10 @@ Modules
     :func:`build` and :class:`CompiledNetwork`.
 :mod:`~models.devices.codeobjects`
     :func:`use_source_queues` (with its templates in ``templates/``),
-    :func:`atomic_codeobj_class` and :func:`~.codeobjects.deterministic_threads`.
+    :func:`atomic_codeobj_class`.
+:mod:`~models.devices.threads`
+    :func:`~.threads.deterministic_threads`: OpenMP builds that compute what one thread
+    computes.
 
 References
 ----------
