@@ -93,13 +93,15 @@ def section(payload: dict) -> str:
              r["train_samples_per_s"], r["eval_samples_per_s"], r.get("speedup"),
              {True: "yes", False: "NO", None: "-"}[r.get("identical")], r["load"]]
             for r in payload["runs"]]
+    n = payload.get("train_samples")
+    training = f"{n} training images in one chunk" if n else f"{payload['chunks']} chunks"
     lines = [
         "## OpenMP threads (`python -m benchmarks threads`)",
         "",
         report.machine_line(payload["machine"]),
         "",
-        f"Training as the command line trains ({payload['chunks']} chunks, then one "
-        f"evaluation chunk; {payload['size']} size), C++ standalone with `--threads N`. "
+        f"Training as the command line trains ({training}, then one evaluation chunk; "
+        f"{payload['size']} size), C++ standalone with `--threads N`. "
         "Speed-up: training samples/s over one thread's. Same state: the learned arrays "
         "of the last checkpoint equal one thread's bit for bit. Load: the larger 1-minute "
         "load average before and after (above the core count, other processes took "
@@ -142,7 +144,8 @@ def main(argv=None) -> int:
         parser.error("--train-samples must be >= 1")
 
     payload = {"benchmark": "threads", "machine": report.machine_description(),
-               "chunks": args.chunks, "size": args.size, "runs": [], "refused": {},
+               "chunks": args.chunks, "train_samples": args.train_samples,
+               "size": args.size, "runs": [], "refused": {},
                "skipped": []}
     print(f"{'protocol':>16} {'threads':>7} {'train/s':>9} {'eval/s':>9} {'speed-up':>8} "
           f"{'same':>5}", flush=True)
