@@ -1,10 +1,12 @@
-"""Benchmarks of the package: ``python -m benchmarks [throughput|scaling|sweep] [options]``.
+"""Benchmarks of the package: ``python -m benchmarks [throughput|scaling|threads|sweep] [options]``.
 
-Each benchmark writes ``benchmarks/measurements/<name>.json`` and its own section of
-``benchmarks/RESULTS.md`` with the machine, library versions and date (``--no-write``:
-print only); ``--help`` after a name lists its options. Both files are tracked, so
-nothing runs unless a benchmark is named: without a name this text and the list of
-benchmarks are printed. The older single-protocol scripts
+Each benchmark writes ``<name>.json`` and its section of a ``RESULTS.md``, with the
+machine, library versions and date, into a new folder
+``benchmarks/runs/<name>-<UTC time>/`` (not tracked by git). ``--publish`` writes the
+tracked ``benchmarks/measurements/<name>.json`` and the benchmark's section of
+``benchmarks/RESULTS.md`` instead; ``--no-write`` prints only; ``--help`` after a name
+lists its options. Nothing runs unless a benchmark is named: without a name this text
+and the list of benchmarks are printed. The older single-protocol scripts
 (``python -m benchmarks.desire_throughput``, ``.ei_ratio_throughput``) remain.
 """
 
@@ -19,6 +21,7 @@ import warnings
 BENCHMARKS = {
     "throughput": "benchmarks.throughput",
     "scaling": "benchmarks.scaling",
+    "threads": "benchmarks.threads",
     "sweep": "benchmarks.sweep_throughput",
 }
 

@@ -1,11 +1,14 @@
 """Where benchmark figures go: a JSON file per benchmark and a section of RESULTS.md.
 
-Every benchmark writes its raw measurements to ``benchmarks/measurements/<name>.json``
-together with the machine it ran on (CPU model, cores, load average before and after),
-the library versions and the date (:func:`machine_description`), and replaces its own
-section of ``benchmarks/RESULTS.md``, delimited by HTML comments
-(``<!-- benchmark:<name> -->`` ... ``<!-- /benchmark:<name> -->``), leaving the rest of the
-file, which is written by hand, as it is.
+Every benchmark writes its raw measurements, ``<name>.json``, together with the machine
+it ran on (CPU model, cores, load average before and after), the library versions and
+the date (:func:`machine_description`), and its section of ``RESULTS.md``, delimited by
+HTML comments (``<!-- benchmark:<name> -->`` ... ``<!-- /benchmark:<name> -->``), into a
+new folder ``benchmarks/runs/<name>-<UTC stamp>/`` (not tracked by git). Only with
+``--publish`` (:func:`publish` with ``tracked=True``) does it write the tracked files
+instead: ``benchmarks/measurements/<name>.json`` and its own section of
+``benchmarks/RESULTS.md``, leaving the rest of that file, which is written by hand, as
+it is. ``--no-write`` prints only.
 """
 
 from __future__ import annotations
@@ -20,20 +23,27 @@ from pathlib import Path
 from runs import atomic_write_text, provenance
 
 __all__ = ["BENCHMARKS", "RESULTS", "argument_parser", "machine_description", "cpu_model",
-           "write_json", "write_section", "markdown_table", "publish"]
+           "write_json", "write_section", "markdown_table", "run_folder", "publish"]
 
 BENCHMARKS = Path(__file__).resolve().parent
 RESULTS = BENCHMARKS / "RESULTS.md"
 MEASUREMENTS = BENCHMARKS / "measurements"
+#: Folders of runs that were not published (gitignored).
+RUNS = BENCHMARKS / "runs"
 
 
 def argument_parser(name: str, doc: str) -> argparse.ArgumentParser:
     """The command line of ``python -m benchmarks <name>``: described by the first
-    paragraph of ``doc`` (the benchmark's module docstring), with ``--no-write``."""
+    paragraph of ``doc`` (the benchmark's module docstring), with ``--publish`` and
+    ``--no-write``."""
     parser = argparse.ArgumentParser(prog=f"python -m benchmarks {name}",
                                      description=doc.split("\n\n")[0])
-    parser.add_argument("--no-write", action="store_true",
-                        help="print only; do not touch measurements/ or RESULTS.md")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--publish", action="store_true",
+                       help="write the tracked benchmarks/measurements/<name>.json and the "
+                            "benchmark's section of benchmarks/RESULTS.md; default: a new "
+                            "folder benchmarks/runs/<name>-<UTC time>/")
+    where.add_argument("--no-write", action="store_true", help="print only; write nothing")
     return parser
 
 
@@ -112,7 +122,31 @@ def markdown_table(header: list, rows: list) -> str:
     return "\n".join(lines)
 
 
-def publish(name: str, payload: dict, markdown: str) -> str:
-    """Write ``measurements/<name>.json`` and the ``<name>`` section of RESULTS.md;
-    returns the line that says where they went."""
-    return f"written to {write_json(name, payload)} and {write_section(name, markdown)}"
+def run_folder(name: str, runs: Path = RUNS) -> Path:
+    """A new folder ``runs/<name>-<UTC stamp>`` (``-2``, ``-3`` ... when taken)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    runs = Path(runs)
+    runs.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        path = runs / (f"{name}-{stamp}" + (f"-{k}" if k > 1 else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free folder for {name}-{stamp} under {runs}")
+
+
+def publish(name: str, payload: dict, markdown: str, *, tracked: bool = False,
+            runs: Path = RUNS) -> str:
+    """Write ``<name>.json`` and the ``<name>`` section of a RESULTS.md: into a new
+    folder under ``runs`` (:func:`run_folder`), or with ``tracked`` into
+    ``measurements/`` and ``benchmarks/RESULTS.md``; returns the line that says where
+    they went."""
+    if tracked:
+        return f"written to {write_json(name, payload)} and {write_section(name, markdown)}"
+    folder = run_folder(name, runs)
+    write_json(name, payload, folder)
+    write_section(name, markdown, folder / "RESULTS.md")
+    return (f"written to {folder}/ ({name}.json, RESULTS.md); --publish writes "
+            "benchmarks/measurements/ and benchmarks/RESULTS.md")

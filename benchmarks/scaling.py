@@ -15,7 +15,8 @@ Reported: the exponent ``a`` of ``time ~ h**a`` (least squares in log-log over t
 >= ``--fit-from``), the exponent against synapses x activity (synaptic events), the
 exponent against ``T``, and with ``--profile`` Brian2's time per code object at one size
 (``profile=True``; it costs about 10 %, so the timings above come from runs without it).
-Written to ``benchmarks/measurements/scaling.json`` and the ``scaling`` section of
+Written to a new folder ``benchmarks/runs/scaling-<UTC time>/``; with ``--publish`` to
+``benchmarks/measurements/scaling.json`` and the ``scaling`` section of
 ``benchmarks/RESULTS.md``. Without the IDX files under ``--data-root`` the digits set
 (64 inputs) is used; ``--download`` fetches them first (into ``--data-root``, default
 the download cache).
@@ -262,7 +263,7 @@ def main(argv=None) -> int:
     for model, fit in payload["fits"].items():
         print(model, {k: round(v, 2) for k, v in fit.items()})
     if not args.no_write:
-        print(report.publish("scaling", payload, section(payload)))
+        print(report.publish("scaling", payload, section(payload), tracked=args.publish))
     return 0
 
 

@@ -10,8 +10,9 @@ per worker count, each time in a fresh results root. A serial task first warms t
 build cache, so every measured task reuses the compiled binary (as tasks of a sweep do
 after the first). Reported per worker count: wall time, tasks per minute, training
 samples per second summed over tasks (all epochs' training samples / wall time) and the
-speed-up over one worker. Written to ``benchmarks/measurements/sweep.json`` and the
-``sweep`` section of ``benchmarks/RESULTS.md``.
+speed-up over one worker. Written to a new folder ``benchmarks/runs/sweep-<UTC time>/``;
+with ``--publish`` to ``benchmarks/measurements/sweep.json`` and the ``sweep`` section of
+``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
             print(f"{n} workers: {run['tasks']} tasks in {run['wall_s']} s, "
                   f"{run['aggregate_samples_per_s']} samples/s", flush=True)
     if not args.no_write:
-        print(report.publish("sweep", payload, section(payload)))
+        print(report.publish("sweep", payload, section(payload), tracked=args.publish))
     return 0
 
 

@@ -14,8 +14,10 @@ Balanced tuning is measured on its consolidation step (steps 2-3) only.
 Reported per measurement: the compile time (a warm build cache makes it short: the
 figure is what a second run of the same architecture costs), training samples/s (the
 binary, the run_args, reading the learned state back and the checkpoint) and evaluation
-samples/s. Written to ``benchmarks/measurements/throughput.json`` and to the section
-``throughput`` of ``benchmarks/RESULTS.md`` with the machine, versions and date. Paper
+samples/s, with the machine, versions and date. Written to a new folder
+``benchmarks/runs/throughput-<UTC time>/`` (``throughput.json`` and its ``RESULTS.md``
+section); with ``--publish`` to the tracked ``benchmarks/measurements/throughput.json``
+and the section ``throughput`` of ``benchmarks/RESULTS.md``. Paper
 sizes need the IDX files under ``--data-root`` (``mnist/``, ``fashion-mnist/``); without
 them they are skipped, unless ``--download`` fetches them first (into ``--data-root``,
 default the download cache: :func:`experiments.datasets.fetch_dataset`).
@@ -201,7 +203,7 @@ def main(argv=None) -> int:
                       flush=True)
     payload["machine"]["load_average_after"] = os.getloadavg()
     if not args.no_write:
-        print(report.publish("throughput", payload, section(payload)))
+        print(report.publish("throughput", payload, section(payload), tracked=args.publish))
     return 0
 
 

@@ -112,6 +112,15 @@ class BalancedTuningConfig(RunConfig, BalancedParameters):
     chunk_size: int = 500
 
     protocol: ClassVar[str] = "balanced_tuning"
+    # Its synapses are stored target by target (connect(i=..., j=...)); an OpenMP
+    # build's pathways visit them thread part by thread part, so the spikes of a step
+    # add into a cell's conductance in another order: rounding differs, and the
+    # learned weights with it.
+    THREADS_REFUSED: ClassVar[str] = (
+        "balanced tuning's synapses are stored target by target, so with several "
+        "threads each cell's conductance sums its inputs' spikes in another order and "
+        "the results would differ from one thread's; use --threads 1, and run trials "
+        "in parallel with --sweep ablation --workers 2.")
     FLAGS: ClassVar[dict] = {"--static-synapses": (
         "stp", False, "static input synapses (w * U) instead of short-term plasticity")}
 
@@ -357,7 +366,7 @@ class BalancedTuningProtocol(ImageProtocol):
         from models.balanced_network import build_balanced_network
         from models.devices import build, select_device
 
-        select_device(self.cfg.device)
+        select_device(self.cfg.device, openmp_threads=self.cfg.openmp_threads)
         # Poisson spikes come from the compiled-in seed; chunks differ because their
         # images differ. Different seeds give different streams.
         brian_seed(self.cfg.seed)

@@ -356,7 +356,7 @@ class DesireProtocol(ImageProtocol):
         """Select the device, build the network for one chunk and compile it."""
         from models.devices import build, select_device
 
-        select_device(self.cfg.device)
+        select_device(self.cfg.device, openmp_threads=self.cfg.openmp_threads)
         self.net = build_network(self.sizes, self.chunk_size, self.cfg.spec(),
                                  full_desires=self.full_desires, record=self.record)
         self.handle = build(self.net.network, self.net.duration, compile_only=True)

@@ -289,7 +289,7 @@ class EIRatioProtocol(ImageProtocol):
     def compile(self):
         from models.devices import build, select_device
 
-        select_device(self.cfg.device)
+        select_device(self.cfg.device, openmp_threads=self.cfg.openmp_threads)
         self.net = build_eprop_network(self.spec, name="ei_ratio")
         self.handle = build(self.net.network, self.net.duration, compile_only=True)
         return self.handle

@@ -299,7 +299,7 @@ class NeuronParamProtocol(ImageProtocol):
     def compile(self):
         from models.devices import build, select_device
 
-        select_device(self.cfg.device)
+        select_device(self.cfg.device, openmp_threads=self.cfg.openmp_threads)
         self.net = build_voting_network(self.spec, name=self.cfg.study)
         self.handle = build(self.net.network, self.net.duration, compile_only=True)
         return self.handle

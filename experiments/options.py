@@ -46,7 +46,7 @@ def preset_default(config_cls, presets: dict, field_name: str, base=None) -> str
 def add_run_options(parser: argparse.ArgumentParser, config_cls, presets: dict,
                     paper_dataset: str) -> None:
     """The options every image protocol has: ``--preset``, ``--dataset``, ``--data-dir``,
-    ``--download``, ``--epochs``, ``--device``, ``--out``, ``--no-progress``.
+    ``--download``, ``--epochs``, ``--device``, ``--threads``, ``--out``, ``--no-progress``.
 
     ``--download`` is an action, not a configuration field: it is never stored with a
     run, and it may be given with ``--resume``."""
@@ -71,6 +71,9 @@ def add_run_options(parser: argparse.ArgumentParser, config_cls, presets: dict,
                         help=f"training epochs; {preset_default(config_cls, presets, 'epochs')}")
     parser.add_argument("--device", choices=TARGETS, default=None,
                         help="simulation device; default: cpp")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="OpenMP threads of the cpp device (results equal one thread's; "
+                             "protocols that cannot promise that refuse N > 1); default: 1")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help=f"results root of a new run; default: {DEFAULT_OUT} (a resumed "
                              "run stays in its own folder)")

@@ -94,7 +94,8 @@ class RunConfig:
     set), ``test`` (digits only: test images), ``eval_split`` ('validation' or 'test'),
     ``train_samples``/``eval_samples`` (use only the first n; ``None`` for all),
     ``analysis_samples`` (evaluation images whose spikes are kept), ``device`` ('cpp',
-    'cuda' or 'runtime').
+    'cuda' or 'runtime'), ``threads`` (OpenMP threads of a cpp build; results equal one
+    thread's, or the protocol refuses more than one: :attr:`THREADS_REFUSED`).
 
     A protocol's configuration subclasses this (frozen dataclass), adds its own fields,
     may change the defaults of these, and sets the class attributes below; it checks its
@@ -113,6 +114,7 @@ class RunConfig:
     eval_samples: int | None = None
     analysis_samples: int = 20
     device: str = "cpp"
+    threads: int = 1
 
     #: Name of the protocol (its results go to ``<out>/<protocol>/``).
     protocol: ClassVar[str] = ""
@@ -128,6 +130,9 @@ class RunConfig:
     CHOICES: ClassVar[dict] = {}
     #: Fields given as several numbers on the command line (``nargs='+'``).
     MULTIPLE: ClassVar[tuple] = ()
+    #: Why the protocol refuses ``threads`` > 1 (``None``: its OpenMP builds compute
+    #: bit for bit what one thread computes, checked by its tests).
+    THREADS_REFUSED: ClassVar[str | None] = None
 
     # -- making, storing, reading --------------------------------------------------------
     @classmethod
@@ -262,6 +267,18 @@ class RunConfig:
             fail("eval_split: 'test' needs a test split; set --test to a number of images.")
         if self.device not in TARGETS:
             fail(f"device: unknown device {self.device!r}; choose one of {', '.join(TARGETS)}.")
+        self._require("threads", "positive_int")
+        if self.threads > 1 and self.THREADS_REFUSED:
+            fail(f"threads: {self.THREADS_REFUSED}")
+        if self.threads > 1 and self.device != "cpp":
+            fail(f"threads: only the cpp device runs OpenMP threads, not {self.device!r}; "
+                 "use --device cpp or --threads 1.")
+
+    @property
+    def openmp_threads(self) -> int:
+        """``openmp_threads`` of :func:`models.devices.select_device`: 0 (no OpenMP) for
+        one thread."""
+        return self.threads if self.threads > 1 else 0
 
     # -- the command line ----------------------------------------------------------------
     @classmethod
@@ -639,7 +656,8 @@ def _create(protocol, cfg: RunConfig, root, run_id: str, **fields) -> RunFolder:
     from models.devices import device_description
 
     return RunFolder.create(root, protocol.name, cfg.to_dict(), run_id=run_id,
-                            device=device_description(cfg.device), seeds=protocol.seeds(),
+                            device=device_description(cfg.device, cfg.threads),
+                            seeds=protocol.seeds(),
                             **fields)
 
 

@@ -12,9 +12,15 @@ Targets
     request). Nothing is compiled; for tiny tests and debugging.
 ``'cpp'`` (default)
     Brian2's C++ standalone mode (Stimberg et al. 2019), ``build_on_run=False``,
-    single-threaded (``openmp_threads=0``): on the 2-core machines this project runs on,
-    OpenMP is slower (0.45x) and the once-per-sample backward sums of the learning rules
-    are data races under OpenMP. Parallelise across processes instead.
+    single-threaded by default (``openmp_threads=0``). With ``openmp_threads=N`` the
+    code objects whose results would depend on the threads run on one thread (those
+    that write other groups' elements, such as the backward sums ``err_pre += w *
+    delta_post``, and those that draw random numbers, which Brian2 draws from one
+    generator per thread), the source-neuron event queues are not used (they read one
+    thread's queue only), and everything else is shared out as Brian2 does
+    (:func:`~models.devices.threads.deterministic_threads`); the protocols' tests
+    compare such builds bit for bit with one thread. Processes in parallel (sweeps)
+    remain the surer way to use several cores.
 ``'cuda'``
     Brian2CUDA's CUDA standalone mode (Alevi et al. 2022), imported lazily; it needs the
     ``cuda`` extra (``pip install -e '.[cuda]'``). With CUDA 13, nvcc and the host
@@ -74,7 +80,12 @@ cache root (``cache_dir`` argument, else ``$SNN_BUILD_CACHE``, else
    may be cut short and would otherwise count as up to date. Each
    :meth:`CompiledNetwork.run` calls ``device.run(slot, with_output=False,
    run_args=...)`` after deleting the previous run's ``static_arrays/init_*`` files and
-   results.
+   results. Before ``make``, :func:`build` writes one line to stderr: "compiling
+   <network> (first build; about N s)" when the slot holds no binary or code changed
+   (``N``: the network's last compile time for the target, kept in
+   ``<root>/.compile-seconds/``, else an estimate from the size of the code), or "using
+   the compiled <network> from the build cache <slot>" (:func:`show_build_messages`
+   turns both off).
 
 This uses the documented ``device.build(compile=False, run=False)`` plus two methods of
 Brian2's ``CPPStandaloneDevice`` that the public ``build`` itself calls
@@ -115,8 +126,11 @@ Modules
 :mod:`~models.devices.compiled`
     :func:`build` and :class:`CompiledNetwork`.
 :mod:`~models.devices.codeobjects`
-    :func:`use_source_queues` (with its templates in ``templates/``) and
+    :func:`use_source_queues` (with its templates in ``templates/``),
     :func:`atomic_codeobj_class`.
+:mod:`~models.devices.threads`
+    :func:`~.threads.deterministic_threads`: OpenMP builds that compute what one thread
+    computes.
 
 References
 ----------
@@ -134,7 +148,7 @@ from __future__ import annotations
 from .cache import (CACHE_ENV, BuildCacheError, _claim_slot, _release_lock, _slot_in_use,
                     check_cache_root, compiler_version, device_description, resolve_cache_root)
 from .codeobjects import atomic_codeobj_class, use_source_queues
-from .compiled import BuildTimings, CompiledNetwork, build
+from .compiled import BuildTimings, CompiledNetwork, build, show_build_messages
 from .cuda import (
     COMPUTE_CAPABILITY_ENV, DEFAULT_COMPUTE_CAPABILITY, NoGPUError, find_cuda_path,
     find_curand, gpu_available,
@@ -152,6 +166,7 @@ __all__ = [
     "select_device",
     "current_selection",
     "build",
+    "show_build_messages",
     "resolve_cache_root",
     "check_cache_root",
     "BuildCacheError",

@@ -4,7 +4,7 @@ and atomic accumulation for a synaptic ``run_regularly`` (CUDA standalone)."""
 
 from __future__ import annotations
 
-from brian2 import get_device
+from brian2 import get_device, prefs
 
 from .selection import _device_target
 
@@ -28,8 +28,11 @@ def _source_queue_codeobj_class():
     from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
     from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
-    # brian2cuda's device subclasses the C++ one and has queues of its own.
-    if type(get_device()) is not CPPStandaloneDevice:
+    # brian2cuda's device subclasses the C++ one and has queues of its own. The queue
+    # keeps one CSpikeQueue per OpenMP thread, each with a part of the synapses; these
+    # templates read only the first, so OpenMP builds keep Brian2's own queues.
+    if type(get_device()) is not CPPStandaloneDevice \
+            or prefs["devices.cpp_standalone.openmp_threads"] > 0:
         return None
     if _SOURCE_QUEUE_CLASS is None:
         class SourceQueueCodeObject(CPPStandaloneCodeObject):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 import weakref
@@ -33,6 +34,56 @@ from .selection import _BRIAN_DEVICE_NAME, TARGETS, DeviceSelection, _device_tar
 
 # The package's name, as before the split: warnings keep the name users filter them by.
 _logger = get_logger("models.devices")
+
+#: Cache-root folder of the last compile time of each network, ``<target>-<network>``.
+_COMPILE_TIMES = ".compile-seconds"
+#: Bytes of generated code compiled per second, for the first estimate of a network
+#: that has no compile time recorded yet (g++ -O3 on the test and paper networks, one
+#: make job per core of a 2-core machine, gives this order).
+_CODE_BYTES_PER_SECOND = 30e3
+_messages = {"on": True}
+
+
+def show_build_messages(on: bool) -> bool:
+    """Whether :func:`build` writes a line to stderr before a cold compile
+    ("compiling <network> (first build; about N s)") and on a cache hit ("using the
+    compiled <network> from the build cache <dir>"); on by default, for the command
+    lines. Returns the previous setting (libraries and tests turn it off)."""
+    previous, _messages["on"] = _messages["on"], bool(on)
+    return previous
+
+
+def _compile_time_file(root: Path, target: str, network: str) -> Path:
+    return root / _COMPILE_TIMES / f"{target}-{re.sub(r'[^A-Za-z0-9_.-]', '_', network)}"
+
+
+def expected_compile_seconds(root: Path, target: str, network: str, slot: Path) -> float:
+    """The last recorded compile time of ``network`` for ``target`` under the cache
+    ``root``, else an estimate from the size of the generated code in ``slot``."""
+    try:
+        return float(_compile_time_file(root, target, network).read_text())
+    except (OSError, ValueError):
+        pass
+    size = sum(path.stat().st_size for path in (slot / "code_objects").glob("*")
+               if path.suffix in (".cpp", ".cu"))
+    return size / _CODE_BYTES_PER_SECOND
+
+
+def _record_compile_seconds(root: Path, target: str, network: str, seconds: float) -> None:
+    path = _compile_time_file(root, target, network)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(f"{seconds:.1f}\n")
+        os.replace(partial, path)  # readers see the old or the new time, never half
+    except OSError:
+        pass  # only an estimate is lost
+
+
+def _say(text: str) -> None:
+    if _messages["on"]:
+        print(text, file=sys.stderr, flush=True)
+
 
 #: Name under which runtime-mode handles store the initial network state.
 _STORE_NAME = "_snn_devices_initial"
@@ -404,6 +455,13 @@ def _build_standalone(
     device.results_dir = os.path.join(str(slot), "results", "")
     handle.timings.sync = time.perf_counter() - start
 
+    cold = bool(clean) or bool(copied) or not (slot / "main").exists()
+    name = handle.network.name
+    if cold:
+        expected = expected_compile_seconds(root, selection.target, name, slot)
+        _say(f"compiling {name} (first build; about {expected:.0f} s)")
+    else:
+        _say(f"using the compiled {name} from the build cache {slot}")
     compiler, _ = get_compiler_and_args()
     start = time.perf_counter()
     try:
@@ -412,5 +470,7 @@ def _build_standalone(
         handle.close()
         raise
     handle.timings.compile = time.perf_counter() - start
+    if cold:
+        _record_compile_seconds(root, selection.target, name, handle.timings.compile)
     (slot / _BUILDING_FILE).unlink()
     (slot / _STRUCTURE_FILE).write_text(structure)  # a compiled slot: may seed others

@@ -13,6 +13,7 @@ from brian2.devices.device import all_devices
 from .cache import resolve_cache_root
 from .cuda import _configure_cuda, _import_brian2cuda
 from .preferences import _restore_prefs, _set_pref
+from .threads import deterministic_threads
 
 #: The simulation targets :func:`select_device` accepts.
 TARGETS = ("runtime", "cpp", "cuda")
@@ -96,8 +97,10 @@ def select_device(
     runtime_codegen : {'numpy', 'cython'}
         Code generation target in runtime mode.
     openmp_threads : int
-        C++ standalone threads; 0 (default) is single-threaded, which this project
-        needs (OpenMP races in the backward sums and is slower on 2 cores).
+        C++ standalone threads; 0 (default) is single-threaded, without OpenMP. With
+        ``'cpp'`` and more, the code objects whose result would depend on the threads
+        (sums into other groups' variables, random numbers) run on one thread (see
+        :func:`~models.devices.threads.deterministic_threads`).
     compute_capability : float, optional
         CUDA: architecture to compile for. Without a GPU the default is
         ``$SNN_CUDA_COMPUTE_CAPABILITY`` or 9.0; with a GPU, that GPU's.
@@ -161,6 +164,7 @@ def select_device(
         set_device("runtime")
     else:
         set_device(_BRIAN_DEVICE_NAME[target], build_on_run=False)
+    deterministic_threads(device, target == "cpp" and int(openmp_threads) > 0)
     if dt is not None and dt != device.defaultclock.dt:
         device.defaultclock.dt = dt  # keep a dt the user set, as set_device does
 

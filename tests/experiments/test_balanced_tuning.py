@@ -41,6 +41,24 @@ def test_cli_refuses_bad_input_before_compiling(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
+def test_more_than_one_thread_is_refused_with_the_reason(tmp_path, capsys, no_compile):
+    """Its synapses are stored target by target: an OpenMP build's pathways would add
+    a step's spikes into a cell in another order than one thread (see
+    THREADS_REFUSED)."""
+    from experiments.__main__ import main
+
+    assert make_config("quick", threads=1).threads == 1
+    code = main(["balanced_tuning", "--preset", "quick", "--threads", "2", "--out",
+                 str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    for words in ("threads: balanced tuning's synapses are stored target by target",
+                  "would differ from one thread's", "use --threads 1",
+                  "--sweep ablation --workers 2"):
+        assert words in err, err
+    assert not any(tmp_path.iterdir())
+
+
 def test_quick_preset_learns_digits(tmp_path):
     """The quick preset through the command line: step 1 lowers nothing it should not,
     steps 2-3 learn the digits well above chance, every metric is written."""

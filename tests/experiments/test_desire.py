@@ -108,3 +108,14 @@ def test_quick_preset_covers_mnist_and_fashion_mnist(dataset):
     assert synapses(cfg) < synapses(paper) / 2
     assert (cfg.dropout_input, cfg.dropout_hidden) == (paper.dropout_input,
                                                         paper.dropout_hidden)
+
+
+@pytest.mark.slow
+def test_two_threads_train_what_one_thread_trains(tmp_path):
+    """The backward sums (err_pre += w * delta_post) run on one thread in an OpenMP
+    build, so the weights come out bit for bit as with one thread."""
+    from tests.experiments.threads import assert_two_threads_equal_one
+
+    cfg = desire.make_config("quick", epochs=1, hidden=(30, 20), chunk_size=50,
+                             train_samples=100, eval_samples=50)
+    assert_two_threads_equal_one(desire.run, cfg, tmp_path)

@@ -174,3 +174,11 @@ def test_quick_preset_covers_mnist_and_fashion_mnist(dataset):
     assert cfg.dataset == dataset and cfg.eval_split == "validation"
     assert cfg.train_samples == 10000 and cfg.validation == 1000 and cfg.epochs <= 3
     assert cfg.optimizer == "adam" and cfg.n_hidden == E.make_config("paper", dataset).n_hidden
+
+
+@pytest.mark.slow
+def test_two_threads_train_what_one_thread_trains(tmp_path):
+    from tests.experiments.threads import assert_two_threads_equal_one
+
+    cfg = E.make_config("quick", epochs=1, n_hidden=20, train_samples=64, eval_samples=32)
+    assert_two_threads_equal_one(E.run, cfg, tmp_path)

@@ -162,3 +162,13 @@ def test_quick_preset_covers_mnist_and_fashion_mnist(study, dataset):
     assert cfg.n_hidden == paper.n_hidden // 4 and cfg.noise_samples <= cfg.validation
     for name in ("init_scale", "learning_rate", "batch_size", "encoding"):
         assert getattr(cfg, name) == STUDIES[study]["defaults"][name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("study", ["plif", "stl"])
+def test_two_threads_train_what_one_thread_trains(study, tmp_path):
+    from tests.experiments.threads import assert_two_threads_equal_one
+
+    cfg = make_config(study, "quick", epochs=1, n_hidden=20, train_samples=48,
+                      eval_samples=32, noise_samples=0)
+    assert_two_threads_equal_one(run, cfg, tmp_path)

@@ -319,3 +319,29 @@ def test_branch_refuses_another_shape_a_preset_and_a_run_without_checkpoint(tmp_
     empty = RunFolder.create(tmp_path, "toy", ToyConfig.make("quick").to_dict(), run_id="e")
     with pytest.raises(NotARunError, match="has no checkpoint to start from"):
         open_run(ToyProtocol(cfg), cfg, root, branch=str(empty.path))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(threads=0), "threads: must be a positive integer, got 0."),
+    (dict(threads=2, device="runtime"), "threads: only the cpp device runs OpenMP threads"),
+])
+def test_threads_are_checked(overrides, message):
+    with pytest.raises(ConfigurationError, match=message):
+        ToyConfig.make("quick", **overrides)
+
+
+def test_threads_from_the_command_line_and_their_openmp_setting():
+    cfg, _, _ = ToyConfig.from_args(_parse(["--preset", "quick", "--threads", "2"]))
+    assert (cfg.threads, cfg.openmp_threads) == (2, 2)
+    cfg, _, _ = ToyConfig.from_args(_parse(["--preset", "quick"]))
+    assert (cfg.threads, cfg.openmp_threads) == (1, 0)  # one thread: no OpenMP at all
+
+
+def test_a_protocol_that_cannot_thread_refuses_with_its_reason():
+    @dataclass(frozen=True)
+    class Serial(ToyConfig):
+        THREADS_REFUSED: ClassVar[str] = "its sums race; use --threads 1."
+
+    assert Serial.make("quick").threads == 1
+    with pytest.raises(ConfigurationError, match="^threads: its sums race; use --threads 1.$"):
+        Serial.make("quick", threads=2)

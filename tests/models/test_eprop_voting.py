@@ -242,3 +242,31 @@ def test_memory_estimate_matches_a_tiny_build(name, array_bytes):
     built = array_bytes(build_voting_network(spec).network)
     assert 0.5 < (need.state + need.inputs) / built < 2, (need, built)
     assert need.neurons == N_IN + N_HID + spec.n_out
+
+
+def test_layer_decay_broadcast_builds_without_the_order_warning_and_others_still_pass():
+    """Brian2 warns that the broadcast of a layer's shared decay may depend on the order
+    of its synapses; each cell has exactly one such synapse, so it cannot, and the
+    warning is dropped. The same warning for other code still reaches the log."""
+    from brian2 import Network, NeuronGroup, Synapses, ms
+    from brian2.utils.logger import catch_logs
+
+    select_device("runtime")
+    spec = SPECS["lif_bernoulli_layer_tau"]
+    with catch_logs() as logs:
+        net = build_voting_network(spec, name="warn")
+        net.network.run(0 * ms)
+    assert not [entry for entry in logs if "order of execution" in entry[2]], logs
+    for group in (net.hidden, net.output):
+        link = next(obj for obj in net.network.objects if obj.name == f"{group.name}_tau_link")
+        assert sorted(link.i[:]) == list(range(len(group)))  # one synapse per cell
+        assert set(link.j[:]) == {0}
+
+    a = NeuronGroup(3, "x : 1", name="warn_a")
+    b = NeuronGroup(1, "y : 1", threshold="True", name="warn_b")
+    other = Synapses(a, b, on_post="x_pre = y_post + x_pre * 2", name="warn_other")
+    other.connect()
+    with catch_logs() as logs:
+        Network(a, b, other, name="warn_other_net").run(0.2 * ms)
+    assert [entry for entry in logs if "order of execution" in entry[2]], \
+        "the filter must leave other code's warning alone"

@@ -247,7 +247,7 @@ def test_full_disk_when_the_run_folder_is_made(tmp_path, capsys, monkeypatch, no
 def test_full_disk_of_a_resumed_run_keeps_it(tmp_path, capsys, monkeypatch):
     """A resumed folder is never removed, even when the run stops before it wrote a
     checkpoint of its own."""
-    folder = fabricate(tmp_path, "ei_ratio", "run", 4)
+    folder = fabricate(tmp_path, "ei_ratio", "run", 4, device="runtime")
     folder.metrics_path.unlink()  # it stopped before its first checkpoint and evaluation
     failing(monkeypatch, "checkpoint.npz", errno.ENOSPC)
     code, err = run_cli(experiments_cli.main, ["ei_ratio", "--resume", str(folder.path),

@@ -7,6 +7,9 @@ when the cache is warm).
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup
@@ -108,3 +111,46 @@ def test_only_explicit_networks():
     _, group, _, _ = tiny_network()
     with pytest.raises(TypeError, match="explicit brian2.Network"):
         build([group], DURATION)
+
+
+def test_build_says_whether_it_compiles_or_uses_the_cache(build_cache, monkeypatch, capsys):
+    """One line on stderr before a cold compile (with the expected time: estimated from
+    the code, later the network's last compile time) and one on a cache hit; off on
+    request. ``make`` is replaced by writing the binary: the lines are what is tested."""
+    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+    from models.devices import compiled, show_build_messages
+
+    def fake_make(self, directory, *args):
+        (Path(directory) / "main").write_text("")
+
+    monkeypatch.setattr(CPPStandaloneDevice, "compile_source", fake_make)
+
+    def build_tiny():
+        select_device("cpp")
+        net, *_ = tiny_network()
+        return build(net, DURATION, compile_only=True)
+
+    handle = build_tiny()
+    handle.close()
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"compiling tiny_net \(first build; about \d+ s\)\n", err), err
+    record = build_cache / ".compile-seconds" / "cpp-tiny_net"
+    assert float(record.read_text()) >= 0
+    handle = build_tiny()
+    handle.close()
+    assert capsys.readouterr().err == (f"using the compiled tiny_net from the build cache "
+                                       f"{handle.directory}\n")
+    # A cold compile of the same network expects its last compile time.
+    record.write_text("42.0\n")
+    assert compiled.expected_compile_seconds(build_cache, "cpp", "tiny_net",
+                                             handle.directory) == 42.0
+    (handle.directory / "main").unlink()
+    build_tiny().close()
+    assert capsys.readouterr().err == "compiling tiny_net (first build; about 42 s)\n"
+    previous = show_build_messages(False)
+    try:
+        build_tiny().close()
+        assert capsys.readouterr().err == ""
+    finally:
+        show_build_messages(previous)
