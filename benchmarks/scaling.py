@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import report
+from benchmarks.throughput import add_data_options, data_root
 
 __all__ = ["MODELS", "measure_point", "fit_exponent", "main"]
 
@@ -201,9 +202,7 @@ def section(payload: dict) -> str:
 
 def main(argv=None) -> int:
     parser = report.argument_parser("scaling", __doc__)
-    parser.add_argument("--data-root", default=os.environ.get("SNN_DATA_ROOT"),
-                        help="folder with mnist/ and fashion-mnist/; default: $SNN_DATA_ROOT "
-                             "(digits without it)")
+    add_data_options(parser, "digits")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     parser.add_argument("--hidden", nargs="+", type=int, default=list(DEFAULT_HIDDEN),
                         help=f"hidden sizes; default: {' '.join(map(str, DEFAULT_HIDDEN))}")
@@ -215,18 +214,11 @@ def main(argv=None) -> int:
                         help="smallest hidden size in the fits; default: 400")
     parser.add_argument("--profile", type=int, default=1600, metavar="H",
                         help="profile one chunk at this hidden size (0: none); default: 1600")
-    parser.add_argument("--download", action="store_true",
-                        help="first download the MNIST / Fashion-MNIST files, checked against "
-                             "the published MD5 (into --data-root, default: the download "
-                             "cache)")
     args = parser.parse_args(argv)
-    if args.download:
-        from benchmarks.throughput import fetch_data
-
-        args.data_root = fetch_data({MODELS[m]["dataset"] for m in args.models},
-                                    args.data_root, "scaling")
-        if args.data_root is None:
-            return 2
+    args.data_root, ok = data_root(args, {MODELS[m]["dataset"] for m in args.models},
+                                   "scaling")
+    if not ok:
+        return 2
     if args.chunks < 2:
         parser.error("--chunks must be >= 2 (the first chunk is not timed)")
     if any(h < 1 for h in args.hidden):

@@ -17,7 +17,8 @@ over one thread, whether the learned state equals one thread's, and the load ave
 (the speed-up needs the cores to be free: on a shared machine OpenMP threads wait for
 each other). Written to a new folder ``benchmarks/runs/threads-<UTC time>/``; with
 ``--publish`` to ``benchmarks/measurements/threads.json`` and the ``threads`` section of
-``benchmarks/RESULTS.md``. Paper sizes need the IDX files under ``--data-root``.
+``benchmarks/RESULTS.md``. Paper sizes need the IDX files under ``--data-root``
+(``--download`` fetches them).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import report
-from benchmarks.throughput import PROTOCOLS, _network, make_config
+from benchmarks.throughput import (PROTOCOLS, _network, add_data_options, data_root,
+                                   make_config)
 
 __all__ = ["measure", "same_learned_state", "main"]
 
@@ -123,9 +125,7 @@ def main(argv=None) -> int:
     from experiments.protocol import ConfigurationError
 
     parser = report.argument_parser("threads", __doc__)
-    parser.add_argument("--data-root", default=os.environ.get("SNN_DATA_ROOT"),
-                        help="folder with mnist/ and fashion-mnist/ IDX folders; default: "
-                             "$SNN_DATA_ROOT")
+    add_data_options(parser, "paper sizes are skipped")
     parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOLS),
                         default=list(PROTOCOLS), help="default: all")
     parser.add_argument("--threads", nargs="+", type=int, default=[2], metavar="N",
@@ -142,6 +142,11 @@ def main(argv=None) -> int:
         parser.error("--chunks must be >= 1 and every --threads N >= 2")
     if args.train_samples is not None and args.train_samples < 1:
         parser.error("--train-samples must be >= 1")
+    datasets = {PROTOCOLS[p]["paper_dataset"] for p in args.protocols} \
+        if args.size == "paper" else set()
+    args.data_root, ok = data_root(args, datasets, "threads")
+    if not ok:
+        return 2
 
     payload = {"benchmark": "threads", "machine": report.machine_description(),
                "chunks": args.chunks, "train_samples": args.train_samples,

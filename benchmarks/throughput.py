@@ -85,6 +85,34 @@ def make_config(protocol: str, size: str, target: str, data_root=None, chunks: i
                                eval_samples=cfg.chunk_size).validate()
 
 
+def add_data_options(parser, without: str) -> None:
+    """``--data-root`` and ``--download``, the data options of every benchmark that
+    reads MNIST or Fashion-MNIST; ``without`` says what the benchmark does without
+    the files (for the help)."""
+    parser.add_argument("--data-root", default=os.environ.get("SNN_DATA_ROOT"),
+                        help="folder with mnist/ and fashion-mnist/ IDX folders; default: "
+                             f"$SNN_DATA_ROOT ({without} without it)")
+    parser.add_argument("--download", action="store_true",
+                        help="first download the MNIST / Fashion-MNIST files, checked against "
+                             "the published MD5 (into --data-root, default: the download "
+                             "cache)")
+
+
+def data_root(args, datasets, benchmark: str) -> tuple:
+    """``(root, ok)``: the data root of parsed ``args`` (see :func:`add_data_options`;
+    ``None``: none given) after fetching ``datasets`` with ``--download``, and whether
+    it is usable (when not, the message has been printed: exit with status 2)."""
+    if args.download and datasets:
+        root = fetch_data(datasets, args.data_root, benchmark)
+        return root, root is not None
+    if args.data_root is not None and not Path(args.data_root).is_dir():
+        print(f"python -m benchmarks {benchmark}: --data-root {args.data_root} is not a "
+              "folder; give the folder that holds mnist/ and fashion-mnist/, or --download",
+              file=sys.stderr)
+        return None, False
+    return args.data_root, True
+
+
 def fetch_data(datasets, data_root, benchmark: str):
     """``--download`` of a benchmark: fetch the missing files of ``datasets`` into
     ``data_root/<dataset>/`` (default root: the download cache, which has that layout).
@@ -162,9 +190,7 @@ def section(payload: dict) -> str:
 
 def main(argv=None) -> int:
     parser = report.argument_parser("throughput", __doc__)
-    parser.add_argument("--data-root", default=os.environ.get("SNN_DATA_ROOT"),
-                        help="folder with mnist/ and fashion-mnist/ IDX folders; default: "
-                             "$SNN_DATA_ROOT (paper sizes are skipped without it)")
+    add_data_options(parser, "paper sizes are skipped")
     parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOLS),
                         default=list(PROTOCOLS), help="default: all")
     parser.add_argument("--sizes", nargs="+", choices=("quick", "paper"),
@@ -173,20 +199,14 @@ def main(argv=None) -> int:
                         help="skip the runtime target (quick size)")
     parser.add_argument("--chunks", type=int, default=2,
                         help="training chunks per C++ measurement; default: 2")
-    parser.add_argument("--download", action="store_true",
-                        help="first download the MNIST / Fashion-MNIST files the paper sizes "
-                             "need, checked against the published MD5 (into --data-root, "
-                             "default: the download cache)")
     args = parser.parse_args(argv)
     if args.chunks < 1:
         parser.error("--chunks must be >= 1")
-    if args.data_root is not None and not args.download and not Path(args.data_root).is_dir():
-        parser.error(f"--data-root {args.data_root} is not a folder")
-    if args.download and "paper" in args.sizes:
-        datasets = {PROTOCOLS[p]["paper_dataset"] for p in args.protocols}
-        args.data_root = fetch_data(datasets, args.data_root, "throughput")
-        if args.data_root is None:
-            return 2
+    datasets = {PROTOCOLS[p]["paper_dataset"] for p in args.protocols} \
+        if "paper" in args.sizes else set()
+    args.data_root, ok = data_root(args, datasets, "throughput")
+    if not ok:
+        return 2
 
     payload = {"benchmark": "throughput", "machine": report.machine_description(),
                "chunks": args.chunks, "runs": [], "skipped": []}

@@ -197,7 +197,7 @@ def test_figures_library_refused_connection(tmp_path, cache, capsys, monkeypatch
     assert_one_message(code, err, ["python -m figures library: --download:", "refused"])
 
 
-@pytest.mark.parametrize("benchmark", ["throughput", "scaling"])
+@pytest.mark.parametrize("benchmark", ["throughput", "scaling", "threads"])
 def test_benchmarks_refused_connection(tmp_path, cache, capsys, monkeypatch, closed_port_url,
                                        benchmark):
     from benchmarks.__main__ import main as benchmarks_main
