@@ -195,7 +195,9 @@ def test_a_write_killed_between_the_renames_leaves_a_usable_checkpoint(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         _write(folder, 3)
     monkeypatch.undo()
-    assert calls == ["checkpoint-previous.npz", "checkpoint.npz"]
+    # the rename of the new file, then the one putting the last checkpoint back: both
+    # "killed", as a real kill would stop both
+    assert calls == ["checkpoint-previous.npz", "checkpoint.npz", "checkpoint.npz"]
     assert not folder.checkpoint_path.exists()
     checkpoint = folder.usable_checkpoint()
     assert checkpoint.path == folder.previous_checkpoint_path
@@ -205,6 +207,33 @@ def test_a_write_killed_between_the_renames_leaves_a_usable_checkpoint(tmp_path,
     _write(folder, 3)
     assert folder.load_checkpoint().meta["cursor"] == 3
     assert folder.load_checkpoint(folder.previous_checkpoint_path).meta["cursor"] == 2
+
+
+def test_a_failed_rename_of_the_new_checkpoint_puts_the_last_one_back(tmp_path, monkeypatch):
+    """A rename that fails (a full disk's metadata, a folder turned read-only) rather
+    than a kill: the last durable checkpoint is back under its own name, the temporary
+    file is gone and the error is a RunWriteError naming the file."""
+    import errno
+
+    import runs.folder as results
+    from runs import RunWriteError
+
+    folder = RunFolder.create(tmp_path, "toy", {})
+    _write(folder, 1)
+    _write(folder, 2)
+    real_replace = os.replace
+
+    def fail_new_file(src, dst):
+        if Path(dst).name == "checkpoint.npz" and Path(src).name.endswith(".tmp"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(results.os, "replace", fail_new_file)
+    with pytest.raises(RunWriteError, match="checkpoint.npz: No space left on device"):
+        _write(folder, 3)
+    monkeypatch.undo()
+    assert folder.load_checkpoint().meta["cursor"] == 2
+    assert not list(folder.path.glob(".*.tmp"))
 
 
 @pytest.mark.parametrize("damage", ["flipped_byte", "truncated", "missing", "other_arrays"])
