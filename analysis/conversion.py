@@ -8,8 +8,15 @@ makes those lists once, with units (milliseconds) and an explicit ``t_start`` an
   (:func:`spike_trains_from_monitor`);
 * plain arrays of spike times and neuron indices (:func:`spike_trains_from_arrays`);
 * boolean rasters ``(n_steps, n_neurons)`` of clocked networks such as desire
-  backpropagation (:func:`spike_trains_from_raster`), and the rasters a run folder
-  keeps in ``recordings/epoch-NNNN.npz`` (:func:`spike_trains_from_recording`).
+  backpropagation (:func:`spike_trains_from_raster`), and the output rasters desire
+  keeps in ``recordings/epoch-NNNN.npz`` of a run folder
+  (:func:`spike_trains_from_recording`, for runs recorded before the spike recording
+  format).
+
+The spikes of every layer that runs record for their analysis set,
+``recordings/spikes-epoch-NNNN.npz``, are read by
+:func:`analysis.recording.read_spike_recording` and made into one ``neo.Segment`` per
+image by :func:`analysis.recording.recording_segments`: that is the path for new runs.
 
 :func:`export_nix` writes the trains to a NIX file (Stoewer et al., 2014,
 Front. Neuroinform., "NIX: a data model and file format"; neo's
@@ -305,6 +312,11 @@ def spike_trains_from_raster(raster, dt, t_start=None) -> list:
 def spike_trains_from_recording(run_folder_path, name: str, key: str = "output_raster",
                                 dt=1 * pq.ms) -> list:
     """Spike trains of the rasters a run folder recorded, one list per image.
+
+    Kept for desire runs recorded before the spike recording format; the spikes of
+    every layer, in every protocol, are read by
+    :func:`analysis.recording.read_spike_recording` and
+    :func:`analysis.recording.recording_segments`.
 
     Desire backpropagation (:mod:`experiments.desire`) records, after each epoch,
     ``recordings/epoch-NNNN.npz`` whose ``output_raster`` is a bool array
