@@ -441,8 +441,8 @@ def spike_recording(populations, spikes: dict, *, dt_ms: float, steps_per_sample
             raise ValueError(f"{population.name}: neuron {raw['neuron'][k]} spikes twice in "
                              f"step {raw['step'][k]} of sample {raw['sample'][k]}")
         bounds = {"sample": rec.n_samples, "step": steps, "neuron": population.size}
-        given[population.name] = {f: raw[f][order].astype(_unsigned(bounds[f]))
-                                  for f in SPIKE_FIELDS}
+        rec.spikes[population.name] = {f: raw[f][order].astype(_unsigned(bounds[f]))
+                                       for f in SPIKE_FIELDS}
     return rec
 
 
