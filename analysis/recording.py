@@ -241,10 +241,14 @@ class SpikeRecording:
                 f"{what}. The file was changed or damaged after it was written; record "
                 "the run again (train it again with this version of the package).")
 
+        # np.load gives a zip member that is no .npy as bytes: arrays from here on
+        arrays = {key: np.asarray(value) for key, value in arrays.items()}
         if "meta" not in arrays:
+            held = sorted(arrays)
+            held = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
             raise RecordingFormatError(
                 f"'{source}' has no format version (no 'meta' entry; it holds "
-                f"{sorted(arrays)}): it is not a spike recording of format "
+                f"{held or 'no arrays'}): it is not a spike recording of format "
                 f"{RECORDING_FORMAT}. Older runs kept protocol-specific arrays in "
                 "recordings/epoch-NNNN.npz (desire's output rasters are read by "
                 "analysis.conversion.spike_trains_from_recording); for the spikes of "
@@ -521,11 +525,16 @@ def recorded_epochs(run_folder) -> list:
         raise NoRecordingsError(
             f"'{folder.path}' is not a run folder (no config.json) and holds no spike "
             "recordings; pass the folder of a run, e.g. results/desire/<run-id>.")
+    try:
+        protocol = folder.read_config().get("protocol") or "<protocol>"
+    except (OSError, ValueError, AttributeError):
+        protocol = "<protocol>"
     raise NoRecordingsError(
         f"the run '{folder.path}' has no spike recordings yet (no "
         f"recordings/{RECORDING_PREFIX}NNNN.npz). A run records them at its evaluations, "
         "the first one before training: if it is still starting, wait for that "
-        "evaluation; if it stopped before it, resume it with --resume.")
+        "evaluation; if it stopped before it, resume it with python -m experiments "
+        f"{protocol} --resume {folder.path}")
 
 
 def read_spike_recording(run_folder, epoch: int | None = None) -> SpikeRecording:
@@ -558,12 +567,18 @@ def read_spike_recording(run_folder, epoch: int | None = None) -> SpikeRecording
             "records are written after their evaluation.")
     name = recording_name(epoch)
     path = folder.recordings_path / f"{name}.npz"
+    def unreadable(why):
+        return RecordingFormatError(
+            f"'{path}' cannot be read ({why}): it is damaged or not a numpy .npz file; "
+            "record the run again (train it again with this version of the package).")
+
+    # np.load takes any other file for a pickle and says so: not the news here
+    if not zipfile.is_zipfile(path):
+        raise unreadable("it is not a zip archive")
     try:
         arrays = folder.read_recording(name)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise RecordingFormatError(
-            f"'{path}' cannot be read ({err}): it is damaged or not a numpy .npz file; "
-            "record the run again (train it again with this version of the package).") from None
+        raise unreadable(err) from None
     recording = SpikeRecording.from_arrays(arrays, source=str(path))
     if recording.epoch != epoch:
         raise RecordingFormatError(

@@ -1,6 +1,8 @@
 """analysis.recording: the spike recording format, its checks, and its neo Segments."""
 
+import io
 import json
+import zipfile
 
 import neo
 import numpy as np
@@ -188,9 +190,13 @@ def test_no_recordings(tmp_path):
         recorded_epochs(tmp_path / "missing")
     with pytest.raises(NoRecordingsError, match=r"not a run folder \(no config.json\)"):
         read_spike_recording(tmp_path, 0)
+    (tmp_path / "config.json").write_text('{"protocol": "desire", "config": {}}')
+    with pytest.raises(NoRecordingsError, match=f"experiments desire --resume {tmp_path}$"):
+        read_spike_recording(tmp_path, 0)
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(NoRecordingsError,
-                       match=r"has no spike recordings yet .*resume it with --resume"):
+                       match=r"has no spike recordings yet .*resume it with python -m "
+                             r"experiments <protocol> --resume "):
         read_spike_recording(tmp_path, 0)
 
 
@@ -266,7 +272,17 @@ def test_a_file_that_is_no_npz_is_refused(tmp_path):
     write_spike_recording(tmp_path, make(epoch=1))
     path = tmp_path / "recordings" / "spikes-epoch-0001.npz"
     path.write_bytes(b"not a zip file")
-    with pytest.raises(RecordingFormatError, match="cannot be read .*damaged"):
+    with pytest.raises(RecordingFormatError, match=r"cannot be read \(it is not a zip archive\)"):
+        read_spike_recording(tmp_path, 1)
+    with zipfile.ZipFile(path, "w") as archive:  # a zip, but its member is no .npy
+        archive.writestr("meta.npy", b"junk")
+    with pytest.raises(RecordingFormatError, match="'meta' entry is not JSON"):
+        read_spike_recording(tmp_path, 1)
+    npy = io.BytesIO()
+    np.save(npy, np.zeros(100))
+    with zipfile.ZipFile(path, "w") as archive:  # an .npy that breaks off
+        archive.writestr("meta.npy", npy.getvalue()[:200])
+    with pytest.raises(RecordingFormatError, match=r"cannot be read \(.+\): it is damaged"):
         read_spike_recording(tmp_path, 1)
 
 
