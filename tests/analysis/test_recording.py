@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import quantities as pq
 
+from analysis.conversion import check_spike_trains
 from analysis.recording import (RECORDING_FORMAT, EpochNotRecordedError, NoRecordingsError,
                                 Population, RecordingFormatError, SpikeRecording,
                                 read_spike_recording, recorded_epochs, recording_name,
@@ -77,6 +78,8 @@ def test_round_trip_through_the_run_folder_gives_step_times_dt_exactly(tmp_path)
             assert train.units == pq.ms
             assert float(train.t_start) == 0.0 and float(train.t_stop) == STEPS * DT_MS
             assert train.segment is segment
+    # what every metric of analysis checks first
+    assert len(check_spike_trains(segments[0].spiketrains)) == 11
     # a cell spiking in steps 3 and 0 of one image, given in that order
     assert segments[0].spiketrains[0].magnitude.tolist() == [0.0, 0.30000000000000004]
 
