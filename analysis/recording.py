@@ -352,9 +352,11 @@ def _check_recording(rec: SpikeRecording, written: bool) -> None:
                                  f"[{values.min()}, {values.max()}]")
             lengths.add(values.size)
         if len(lengths) != 1:
+            sizes = [spikes[f].size for f in SPIKE_FIELDS]
             raise ValueError(f"{population.name}: sample, step and neuron must have one "
-                             f"entry per spike, got lengths {[spikes[f].size for f in SPIKE_FIELDS]}")
-        if written and np.any(np.diff(_order_key(spikes, population.size, rec.steps_per_sample)) <= 0):
+                             f"entry per spike, got lengths {sizes}")
+        key = _order_key(spikes, population.size, rec.steps_per_sample) if written else None
+        if written and np.any(np.diff(key) <= 0):
             raise ValueError(f"{population.name}: spikes are not sorted by sample, neuron and "
                              "step, or one cell spikes twice in one step")
     extra = set(rec.spikes) - set(names)
@@ -647,7 +649,8 @@ def recording_segments(recording: SpikeRecording, populations=None, samples=None
         spikes = recording.spikes[population.name]
         whole = neo.SpikeTrain(spikes["step"].astype(np.float64) * recording.dt_ms,
                                t_stop=t_stop, units=pq.ms, t_start=pq.Quantity(0.0, pq.ms))
-        cells = spikes["sample"].astype(np.int64) * population.size + spikes["neuron"].astype(np.int64)
+        cells = (spikes["sample"].astype(np.int64) * population.size
+                 + spikes["neuron"].astype(np.int64))
         bounds = np.searchsorted(cells, np.arange(recording.n_samples * population.size + 1))
         labels = {"population": population.name, "layer": population.layer,
                   "kind": population.kind}
