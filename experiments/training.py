@@ -58,6 +58,13 @@ arrays collected during an evaluation (e.g. spike rasters of chosen samples), wr
 to ``recordings/epoch-NNNN.npz`` of the run folder,
 ``evaluate_initial`` (bool attribute): evaluate the initial state before training, as
 epoch 0 (a metrics line with ``epoch: 0`` and ``recordings/epoch-0000.npz``),
+``spike_recording(epoch)`` -> :class:`analysis.recording.SpikeRecording` or ``None``:
+the spikes of every layer for the protocol's analysis set of evaluation images,
+collected during the evaluation that just ran; the engine writes it with
+:func:`analysis.recording.write_spike_recording` (``recordings/spikes-epoch-NNNN.npz``)
+after the evaluations of the epochs it records (:meth:`Trainer.records`): epoch 0
+where the protocol evaluates its initial state, and the first and the last epoch
+that evaluate (an epoch whose evaluation is skipped records nothing),
 ``epoch_length(epoch)`` -> int: training samples of that epoch (default ``n_train``; a
 protocol with phases, e.g. a short unsupervised phase first, trains on the first
 samples of ``train_order(epoch)``),
@@ -233,6 +240,17 @@ class Trainer:
             _accumulate(self.eval_stats, self._statistics("eval", samples))
         return n_correct / max(p.n_eval, 1)
 
+    def records(self, epoch: int) -> bool:
+        """Whether the spikes of the evaluation after ``epoch`` epochs (0: before
+        training) are recorded: epoch 0, and the first and the last epoch whose
+        evaluation runs (the protocol's ``evaluates``)."""
+        p = self.protocol
+        if epoch == 0:
+            return True
+        evaluates = getattr(p, "evaluates", lambda e: True)
+        evaluated = [e + 1 for e in range(p.n_epochs) if evaluates(e)]
+        return bool(evaluated) and epoch in (evaluated[0], evaluated[-1])
+
     def _epoch_length(self, epoch: int) -> int:
         method = getattr(self.protocol, "epoch_length", None)
         return self.protocol.n_train if method is None else int(method(epoch))
@@ -393,6 +411,13 @@ class Trainer:
         recording = getattr(p, "evaluation_recording", lambda: None)() if evaluates else None
         if recording:
             self.folder.write_recording(f"epoch-{epoch:04d}", recording)
+        spikes = getattr(p, "spike_recording", None)
+        if spikes is not None and evaluates and self.records(epoch):
+            spikes = spikes(epoch)
+            if spikes is not None:
+                from analysis.recording import write_spike_recording
+
+                write_spike_recording(self.folder, spikes)
         if evaluates:
             self.folder.log(f"epoch {epoch}: {record['split']} accuracy {accuracy:.4f}"
                             + (" (before training)" if epoch == 0 else ""))

@@ -98,3 +98,34 @@ def test_engine_resume_mid_epoch_is_bit_identical(tmp_path):
             "train_rate_per_class")
     assert [{k: m[k] for k in keys} for m in meta_a["metrics"]] == \
            [{k: m[k] for k in keys} for m in meta_b["metrics"]]
+
+
+def test_engine_writes_spike_recordings_of_the_first_and_last_evaluated_epochs(tmp_path):
+    """The optional ``spike_recording(epoch)`` hook: called after the evaluations of
+    epoch 0 (where the protocol evaluates its initial state) and of the first and the
+    last epoch that evaluate; what it returns is written as
+    recordings/spikes-epoch-NNNN.npz, which read_spike_recording opens."""
+    from analysis.recording import (Population, read_spike_recording, recorded_epochs,
+                                    spike_recording)
+
+    protocol = tiny_protocol(epochs=4)
+    protocol.evaluate_initial = True
+    protocol.evaluates = lambda epoch: epoch != 0  # epoch 1 is not evaluated
+    asked = []
+
+    def hook(epoch):
+        asked.append(epoch)
+        return spike_recording([Population("output", 2, 3, "output")],
+                               {"output": ([0, 0], [epoch, 1], [2, 0])}, dt_ms=1.0,
+                               steps_per_sample=20, eval_indices=[0], labels=[1],
+                               epoch=epoch, protocol="desire")
+
+    protocol.spike_recording = hook
+    folder = RunFolder.create(tmp_path, "desire", protocol.cfg.to_dict())
+    trainer = Trainer(protocol, folder, progress=False)
+    assert [e for e in range(5) if trainer.records(e)] == [0, 2, 4]
+    trainer.run()
+    assert asked == [0, 2, 4]
+    assert recorded_epochs(folder.path) == [0, 2, 4]
+    rec = read_spike_recording(folder.path, 2)
+    assert rec.epoch == 2 and rec.spikes["output"]["step"].tolist() == [1, 2]
