@@ -54,7 +54,12 @@ epochs), hidden E and I rates (Hz over the presentation and rest), mean ``|dV/dt
 and I cells over the presentation (mV/ms), the consolidation curve, the inhibitory
 weights' spread. ``recordings/epoch-NNNN.npz``: the STP state of the input synapses of
 the central pixels over the first ``analysis_samples`` evaluation samples, the class
-counts of every evaluation sample.
+counts of every evaluation sample. ``recordings/spikes-epoch-NNNN.npz``
+(:mod:`analysis.recording`, after the first and the last consolidation epoch): the
+spikes of the inputs, the hidden E and I cells and the outputs during those
+``analysis_samples`` images (populations ``input``, ``E``, ``I``, ``output``); only the
+evaluation's first run records them (``record_samples`` of
+:meth:`models.balanced_network.BalancedNetwork.run_args`), training runs record none.
 """
 
 from __future__ import annotations
@@ -304,6 +309,9 @@ class BalancedTuningProtocol(ImageProtocol):
             raise ConfigurationError(f"network: {err}") from None
         self._chunk, self._phase = 0, None
         self._recording = None
+        # The evaluation's analysis spikes, and whether an evaluation (not a probe of
+        # the consolidation curve) is running.
+        self._spikes, self._evaluating = None, False
 
     @property
     def n_epochs(self) -> int:
@@ -385,6 +393,7 @@ class BalancedTuningProtocol(ImageProtocol):
     def train_run_args(self, epoch: int, chunk: int, samples) -> dict:
         samples = np.asarray(samples)
         self._chunk, self._phase = chunk, self.phase(epoch)
+        self._evaluating = False
         images, labels = self.x_train[samples], self.y_train[samples]
         if self.phase(epoch) == "equilibrium":
             return self.net.run_args(images, None, equilibrium=True)
@@ -394,7 +403,9 @@ class BalancedTuningProtocol(ImageProtocol):
 
     def eval_run_args(self, samples) -> dict:
         samples = np.asarray(samples)
-        return self.net.run_args(self.x_eval[samples], None)
+        first = self._evaluating and len(samples) and samples[0] == 0
+        return self.net.run_args(self.x_eval[samples], None,
+                                 record_samples=self.n_analysis if first else 0)
 
     def correct(self, split: str, samples) -> np.ndarray:
         """The class with most free spikes is the label, and no other class has as many
@@ -431,6 +442,8 @@ class BalancedTuningProtocol(ImageProtocol):
         else:
             if samples[0] == 0:
                 self._recording = {"probe_" + k: v for k, v in self.net.probe_trace().items()}
+                if self._evaluating:
+                    self._spikes = self.net.recorded_spikes(self.n_analysis)
                 self._recording["eval_class_counts"] = counts
             elif self._recording is not None:
                 self._recording["eval_class_counts"] = np.concatenate(
@@ -468,7 +481,28 @@ class BalancedTuningProtocol(ImageProtocol):
         return out
 
     def begin_evaluation(self) -> None:
-        self._recording = None
+        self._recording, self._spikes, self._evaluating = None, None, True
+
+    def spike_recording(self, epoch: int):
+        """The spikes of the inputs, the hidden E and I cells and the outputs during the
+        first ``n_analysis`` images of the evaluation that just ran
+        (:class:`analysis.recording.SpikeRecording`), or None."""
+        from analysis.recording import Population, spike_recording, spikes_from_global_steps
+
+        if self._spikes is None or not self.n_analysis:
+            return None
+        spec = self.spec
+        sizes = {"input": (0, spec.n_in, "input", None), "E": (1, spec.n_exc, "hidden", "E"),
+                 "I": (1, spec.n_inh, "hidden", "I"), "output": (2, spec.n_out, "output", None)}
+        populations = [Population(name, layer, size, kind, ei)
+                       for name, (layer, size, kind, ei) in sizes.items() if size]
+        spikes = {p.name: spikes_from_global_steps(*self._spikes[p.name], spec.steps_per_sample)
+                  for p in populations}
+        n = self.n_analysis
+        return spike_recording(populations, spikes, dt_ms=spec.dt_ms,
+                               steps_per_sample=spec.steps_per_sample,
+                               eval_indices=np.arange(n), labels=self.y_eval[:n],
+                               epoch=epoch, protocol=self.name)
 
     def evaluation_recording(self) -> dict | None:
         rec = self._recording
@@ -525,7 +559,8 @@ BalancedTuningConfig.CLI_FIELDS = {
                                               "consolidation curve (0: no curve)"),
     "--chunk-size": ("chunk_size", int, "samples per compiled run"),
     "--seed": ("seed", int, "seed of connectivity, order and Poisson spikes"),
-    "--analysis-samples": ("analysis_samples", int, "evaluation samples whose STP is kept"),
+    "--analysis-samples": ("analysis_samples", int, "evaluation samples whose spikes and "
+                                                    "STP are kept"),
 }
 
 

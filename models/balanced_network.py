@@ -110,6 +110,11 @@ work runs in ``run_regularly(dt=T_sample, when='start')``: the inhibitory weight
 (order 0), their sums (1, 2), the rescaling (3), the integral's reset (4); then the
 running means of the output synapses (5) and the balancing currents (6, 7). State is not
 reset between samples: the rest period lets it decay, as in Diehl & Cook (2015).
+The output spikes are always recorded (the class counts); the input and hidden spikes
+only in a run's first ``record_samples`` samples (``run_args``; an evaluation's analysis
+images), as the event ``recorded`` that two EventMonitors keep: a cell whose last spike
+is this step's, checked after the resets, while ``t`` is in that window. Training runs
+set it to 0, so they record nothing and run as before.
 """
 
 from __future__ import annotations
@@ -117,7 +122,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, TimedArray, mV, ms
+from brian2 import (EventMonitor, Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor,
+                    TimedArray, mV, ms, second)
 
 from . import network
 from .devices import atomic_codeobj_class
@@ -144,6 +150,7 @@ eq_K = exp(t_rel / tau_i) : 1
 eq_Q : 1
 wsum_ie : 1
 dv_abs : volt
+rec_steps : 1 (shared)
 """
 HIDDEN_STEP = """
 eq_Q += dt * dvdt * (E_i - v) / dV**2 * exp(-t_rel / tau_i) * int(not_refractory)
@@ -151,7 +158,14 @@ dv_abs += dt * abs(dvdt) * int(not_refractory) * present
 """
 INPUT_EQS = f"""
 rate = max_rate * stim(t, i) * {PRESENT} : Hz
+t_spike : second
+rec_steps : 1 (shared)
 """
+# The spikes of a run's first ``rec_steps`` steps (the analysis samples of an
+# evaluation; 0 in training runs), as the event ``recorded``, checked after the resets:
+# a cell whose spike was emitted this step (its last spike time is now) and is in the
+# window. A copy of the threshold would not do: the inputs' draws random numbers.
+RECORDED = ("timestep({last}, dt) == timestep(t, dt) and timestep(t, dt) < rec_steps")
 TEACHER = f"""
 teaching = teach * int(label(t) > -0.5) * {PRESENT}
 I_bal = I_bal_sample * {PRESENT}
@@ -399,6 +413,9 @@ class BalancedNetwork(SpecNetwork):
     hidden_spikes: SpikeMonitor
     probe: object
     probe_monitor: StateMonitor
+    #: The input and hidden spikes of a run's first ``record_samples`` samples.
+    input_recorded: object = None
+    hidden_recorded: object = None
     #: The pixels' inhibitory synapses onto E cells (``ff_inh_fraction > 0``).
     syn_in_inh: object = None
     # Holds the E and I subgroups: an unused subgroup that is garbage-collected leaves
@@ -421,7 +438,7 @@ class BalancedNetwork(SpecNetwork):
         return out
 
     def run_args(self, images, labels=None, *, equilibrium=False, teacher=False,
-                 consolidate=0.0) -> dict:
+                 consolidate=0.0, record_samples=0) -> dict:
         """``run_args`` of one chunk (the learned state is added by the caller).
 
         Parameters
@@ -437,6 +454,10 @@ class BalancedNetwork(SpecNetwork):
             Step 2: the teacher current acts on ``v_tutor``.
         consolidate : float
             Step 3: scale of the STDP learning rate (0 freezes the output weights).
+        record_samples : int
+            Record the input and hidden spikes of the first ``record_samples`` samples
+            (:meth:`recorded_spikes`); 0 records none (the output spikes are always
+            recorded, for the class counts).
         """
         spec = self.spec
         x = np.asarray(images, dtype=np.float64)
@@ -451,6 +472,10 @@ class BalancedNetwork(SpecNetwork):
                 # The running means learn the training distribution, not the test's.
                 self.output.track: float(bool(equilibrium or teacher)),
                 self.syn_out.plastic: float(consolidate)}
+        rec_steps = float(min(int(record_samples), n) * spec.steps_per_sample)
+        if self.input_recorded is not None:
+            args[self.inp.rec_steps] = rec_steps
+            args[self.hidden.rec_steps] = rec_steps
         if self.syn_ie is not None:
             args[self.syn_ie.plastic_eq] = float(bool(equilibrium))
         return args
@@ -463,6 +488,27 @@ class BalancedNetwork(SpecNetwork):
         counts = np.zeros((self.spec.n_samples, self.spec.n_out))
         np.add.at(counts, (sample[keep], np.asarray(self.out_spikes.i[:])[keep]), 1)
         return counts
+
+    def recorded_spikes(self, n_samples: int) -> dict:
+        """``{'input', 'E', 'I', 'output': (steps, neurons)}``: the spikes of the first
+        ``n_samples`` samples of the last run (run with ``record_samples >= n_samples``),
+        in time steps from the run's start and cell indices within each population (E
+        cells first in the hidden layer, I cells after them)."""
+        end = int(n_samples) * self.spec.steps_per_sample
+        out = {}
+
+        def window(monitor):
+            steps = self.event_steps(monitor)
+            keep = steps < end
+            return steps[keep], np.asarray(monitor.i[:])[keep]
+
+        out["input"] = window(self.input_recorded)
+        steps, cells = window(self.hidden_recorded)
+        exc = cells < self.spec.n_exc
+        out["E"] = steps[exc], cells[exc]
+        out["I"] = steps[~exc], cells[~exc] - self.spec.n_exc
+        out["output"] = window(self.out_spikes)
+        return out
 
     def class_counts(self) -> np.ndarray:
         """Free spikes per sample and class, ``(n_samples, n_classes)``."""
@@ -518,12 +564,18 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     label = TimedArray(np.full(spec.n_samples + 1, -1.0), dt=T_sample, name=f"{name}_label")
 
     inp = NeuronGroup(spec.n_in, INPUT_EQS, threshold="rand() < rate * dt",
+                      reset="t_spike = t",
+                      events={"recorded": RECORDED.format(last="t_spike")},
                       namespace=dict(timing, stim=stim, max_rate=spec.max_rate_hz * Hz),
                       name=f"{name}_input")
+    inp.t_spike = -1e4 * second
+    inp.set_event_schedule("recorded", when="after_resets")
 
     pop = ei_population("lif_conductance", spec.n_hidden, spec.e_fraction, f"{name}_hidden",
-                        params=spec.neuron_params or None, extra_equations=HIDDEN_EQS)
+                        params=spec.neuron_params or None, extra_equations=HIDDEN_EQS,
+                        events={"recorded": RECORDED.format(last="lastspike")})
     hidden = pop.group
+    hidden.set_event_schedule("recorded", when="after_resets")
     params = hidden.namespace
     hidden.namespace.update(timing, dV=params["v_th"] - params["v_rest"])
     hidden.run_regularly(HIDDEN_STEP, when="groups", order=1, name=f"{name}_hidden_step")
@@ -610,10 +662,17 @@ def build_balanced_network(spec: BalancedSpec, name: str = "balanced") -> Balanc
     # Each standalone run starts from the compiled initial state, so these counts (and
     # dv_abs) are per run without resetting them.
     hidden_spikes = SpikeMonitor(hidden, record=False, name=f"{name}_hidden_spikes")
-    objects += [sink, probe, probe_monitor, out_spikes, hidden_spikes]
+    # The spikes of the analysis samples only (rec_steps): a SpikeMonitor records every
+    # training run too.
+    input_recorded = EventMonitor(inp, "recorded", name=f"{name}_input_recorded")
+    hidden_recorded = EventMonitor(hidden, "recorded", name=f"{name}_hidden_recorded")
+    objects += [sink, probe, probe_monitor, out_spikes, hidden_spikes, input_recorded,
+                hidden_recorded]
     return BalancedNetwork(spec, Network(*objects, name=name), inp, hidden, output, syn_in,
                            syn_ei, syn_ie, syn_out, stim, label, out_spikes, hidden_spikes,
-                           probe, probe_monitor, syn_in_inh=syn_in_inh, population=pop)
+                           probe, probe_monitor, input_recorded=input_recorded,
+                           hidden_recorded=hidden_recorded, syn_in_inh=syn_in_inh,
+                           population=pop)
 
 
 def memory_estimate(spec: BalancedSpec) -> MemoryEstimate:

@@ -90,6 +90,38 @@ def test_quick_preset_learns_digits(tmp_path):
     answers = predictions(first["eval_class_counts"][:250]) == first["eval_labels"][:250]
     assert step3[0]["train_probe_accuracy"][-1] == pytest.approx(answers.mean(), abs=1e-12)
     assert len(set(step3[0]["train_probe_accuracy"])) > 1
+    _check_spike_recordings(run)
+
+
+def _check_spike_recordings(run):
+    """The spikes of every layer, after the first and the last consolidation epoch (the
+    equilibrium epochs do not evaluate), for the quick preset's 3 analysis digits: the
+    populations of the spec, and output spikes that give the class counts the network
+    counted itself for those digits (wrong slicing by sample or step would not)."""
+    from analysis.recording import read_spike_recording, recorded_epochs
+
+    cfg = make_config("quick")
+    spec = cfg.spec(n_in=64, image_shape=(8, 8))
+    assert recorded_epochs(run) == [3, 4]
+    for epoch in (3, 4):
+        rec = read_spike_recording(run, epoch)
+        counted = np.load(run / "recordings" / f"epoch-{epoch:04d}.npz")
+        assert rec.protocol == "balanced_tuning" and rec.epoch == epoch
+        assert [(p.name, p.size, p.kind, p.ei, p.layer) for p in rec.populations] == [
+            ("input", 64, "input", None, 0), ("E", spec.n_exc, "hidden", "E", 1),
+            ("I", spec.n_inh, "hidden", "I", 1), ("output", spec.n_out, "output", None, 2)]
+        assert spec.n_exc == 320 and spec.n_inh == 80
+        assert rec.n_samples == cfg.analysis_samples == 3
+        assert rec.eval_indices.tolist() == [0, 1, 2]
+        assert rec.labels.tolist() == counted["eval_labels"][:3].tolist()
+        assert rec.dt_ms == spec.dt_ms and rec.steps_per_sample == spec.steps_per_sample
+        out = rec.spikes["output"]
+        classes = np.zeros((3, 10))
+        np.add.at(classes, (out["sample"].astype(int),
+                            out["neuron"].astype(int) // spec.n_per_class), 1)
+        np.testing.assert_array_equal(classes, counted["eval_class_counts"][:3])
+        for name in ("input", "E", "I"):  # every analysis digit drives every layer
+            assert set(rec.spikes[name]["sample"].tolist()) == {0, 1, 2}, name
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])

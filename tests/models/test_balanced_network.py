@@ -265,3 +265,46 @@ def test_memory_estimate_matches_a_tiny_build(changes, array_bytes):
     assert 0.5 < (need.state + need.inputs) / built < 2, (need, built)
     conn = connectivity(spec)
     assert need.synapses >= sum(len(i) for i, _, _ in conn.values())
+
+
+@pytest.mark.parametrize("record_samples", [0, 1])
+def test_recorded_spikes_are_the_spikes_of_the_first_samples(record_samples):
+    """The events ``recorded`` of the inputs and hidden cells are exactly their spikes
+    (monitored independently) in the first ``record_samples`` samples of a run, E and I
+    cells split at ``n_exc``; none with ``record_samples=0`` (training runs)."""
+    from models.devices import build, select_device
+
+    select_device("runtime")
+    seed(5)
+    spec = BalancedSpec(**{**SMALL, "n_samples": 2})
+    net = build_balanced_network(spec, name="rec")
+    every = {"input": SpikeMonitor(net.inp, name="rec_all_in"),
+             "hidden": SpikeMonitor(net.hidden, name="rec_all_hidden")}
+    net.network.add(*every.values())
+    images = np.concatenate([_image(0), _image(1)])
+    build(net.network, 2 * spec.steps_per_sample * spec.dt_ms * ms,
+          run_args=net.run_args(images, None, record_samples=record_samples))
+    got = net.recorded_spikes(2)
+    end = record_samples * spec.steps_per_sample
+
+    def window(monitor):
+        steps = net.event_steps(monitor)
+        order = np.lexsort((np.asarray(monitor.i), steps))
+        steps, cells = steps[order], np.asarray(monitor.i)[order]
+        return steps[steps < end], cells[steps < end]
+
+    def same(a, b):
+        order = np.lexsort((a[1], a[0]))
+        np.testing.assert_array_equal(a[0][order], b[0])
+        np.testing.assert_array_equal(a[1][order], b[1])
+
+    same(got["input"], window(every["input"]))
+    steps, cells = window(every["hidden"])
+    exc = cells < spec.n_exc
+    same(got["E"], (steps[exc], cells[exc]))
+    same(got["I"], (steps[~exc], cells[~exc] - spec.n_exc))
+    if record_samples:
+        assert len(got["input"][0]) > 0 and len(got["E"][0]) > 0
+        assert len(steps) < len(every["hidden"].i), "the second sample spikes too"
+    else:
+        assert all(len(got[k][0]) == 0 for k in ("input", "E", "I"))
