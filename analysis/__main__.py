@@ -65,7 +65,10 @@ def run(args) -> int:
             base = args.out if args.out is not None else path / "analysis"
             out = rep.write_report(result, base / result["run_id"])
             if args.nix:
-                progress(f"{path}: writing NIX file")
+                cells = sum(p["cells"] for p in result["metrics"]["populations"].values())
+                # NixIO writes every train as its own object: minutes for large recordings
+                progress(f"{path}: writing NIX file ({cells * result['metrics']['n_images']} "
+                         "spike trains; NixIO takes minutes for large recordings)")
                 nix = rep.export_run_nix(path, result["epoch"],
                                          out / f"{result['run_id']}-epoch-{result['epoch']:04d}.nix")
                 _check_nix(nix, result["metrics"]["n_images"])
