@@ -103,12 +103,14 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict:
 def _commands() -> dict:
     """``{module: {subcommand or None: set of options}}`` of every command line of the
     package (``None``: the module's own options)."""
+    from analysis.__main__ import build_parser as analysis_parser
     from benchmarks.__main__ import BENCHMARKS
     from experiments.__main__ import build_parser
     from figures.__main__ import _parser
 
     commands = {}
-    for module, parser in (("experiments", build_parser()), ("figures", _parser())):
+    for module, parser in (("experiments", build_parser()), ("figures", _parser()),
+                           ("analysis", analysis_parser())):
         commands[module] = {None: _options(parser)}
         commands[module].update({name: _options(sub)
                                  for name, sub in _subparsers(parser).items()})
@@ -252,7 +254,7 @@ def test_the_scan_sees_the_hints():
     assert _check("experiments/desire.py", "python -m experiments nope --preset") != []
     assert _check("experiments/desire.py", "set --no-such") != []
     assert _check("experiments/desire.py", "``make nope``") != []
-    assert _check("runs/folder.py", "python -m analysis RUN") != []
+    assert _check("runs/folder.py", "python -m runs RUN") != []
     assert _check("runs/sweep.py", "workers with `dask worker <a> --nthreads 1` and --nope") \
         == ["'--nope' is not an option of any command of the package"]
     assert _check("experiments/desire.py",
