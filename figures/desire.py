@@ -112,7 +112,7 @@ def load_run(path) -> dict:
             f"{folder.path}`."
         )
     return {"folder": folder, "config": document["config"], "metrics": metrics,
-            "recordings": folder.recording_names()}
+            "recordings": folder.recording_names(prefix="epoch-")}
 
 
 def _layer_names(config: dict) -> list[str]:

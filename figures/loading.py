@@ -139,7 +139,7 @@ def load_run(path) -> LoadedRun:
         raise ValueError(f"'{folder.metrics_path}' is unreadable ({err}).") from None
     return LoadedRun(folder=folder, path=folder.path, run_id=folder.run_id,
                      protocol=document.get("protocol"), config=document["config"],
-                     metrics=metrics, recordings=folder.recording_names())
+                     metrics=metrics, recordings=folder.recording_names(prefix="epoch-"))
 
 
 def load_runs(paths, protocol: str, hint: str, sweep: str | None = None,

@@ -680,11 +680,13 @@ class RunFolder:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
 
-    def recording_names(self) -> list[str]:
-        """Names of the run's recordings, sorted."""
+    def recording_names(self, prefix: str = "") -> list[str]:
+        """Names of the run's recordings that start with ``prefix``, sorted (e.g.
+        ``'epoch-'``: the protocol's own recordings, without the spike recordings
+        ``spikes-epoch-NNNN`` of :mod:`analysis.recording`)."""
         if not self.recordings_path.is_dir():
             return []
-        return sorted(p.stem for p in self.recordings_path.glob("*.npz"))
+        return sorted(p.stem for p in self.recordings_path.glob(f"{prefix}*.npz"))
 
 
 # --------------------------------------------------------------------------------------

@@ -321,3 +321,14 @@ def test_config_json_keeps_its_configuration_and_records_events(tmp_path):
     assert (event["field"], event["from"], event["to"]) == ("epochs", 3, 5)
     assert event["command"] == sys.argv and event["time"]
     assert "epochs extended from 3 to 5 (command: " in folder.log_path.read_text()
+
+
+def test_recording_names_by_prefix(tmp_path):
+    """The protocol's own recordings (epoch-NNNN) apart from the spike recordings
+    (spikes-epoch-NNNN), which figures must not read as their own."""
+    folder = RunFolder.create(tmp_path, "toy", {})
+    for name in ("epoch-0001", "spikes-epoch-0001", "epoch-0002"):
+        folder.write_recording(name, {"x": np.zeros(1)})
+    assert folder.recording_names() == ["epoch-0001", "epoch-0002", "spikes-epoch-0001"]
+    assert folder.recording_names(prefix="epoch-") == ["epoch-0001", "epoch-0002"]
+    assert folder.recording_names(prefix="spikes-") == ["spikes-epoch-0001"]
