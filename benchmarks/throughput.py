@@ -68,10 +68,9 @@ def make_config(protocol: str, size: str, target: str, data_root=None, chunks: i
         folder = Path(data_root or "") / dataset
         if data_root is None or not folder.is_dir():
             raise FileNotFoundError(f"no {dataset} IDX folder under --data-root ({folder})")
-        from experiments.datasets import _TRAIN_IMAGES, _TRAIN_LABELS
+        from experiments.datasets import dataset_files
 
-        missing = [name for name in (_TRAIN_IMAGES, _TRAIN_LABELS)
-                   if not (folder / name).is_file()]
+        missing = [name for name in dataset_files(dataset) if not (folder / name).is_file()]
         if missing:  # said here: the protocol's data error would name --data-dir
             raise FileNotFoundError(f"{folder} (under --data-root) lacks "
                                     f"{', '.join(missing)}; add --download to fetch them")

@@ -84,6 +84,7 @@ __all__ = [
     "dataset_search_dirs",
     "default_cache_dir",
     "download_file",
+    "dataset_files",
     "fetch_dataset",
     "file_md5",
     "find_dataset_file",
@@ -552,9 +553,16 @@ def fetch_dataset(name, data_dir=None, test=False):
     name = _canonical_name(name)
     if name == "digits":
         return []
-    files = (_TRAIN_IMAGES, _TRAIN_LABELS) + ((_TEST_IMAGES, _TEST_LABELS) if test else ())
     return [find_dataset_file(name, filename, data_dir, download=True)
-            for filename in files]
+            for filename in dataset_files(name, test)]
+
+
+def dataset_files(name, test=False) -> tuple:
+    """The IDX file names of data set ``name`` ('mnist' or 'fashion-mnist': the same
+    names): the training images and labels, and with ``test`` the official test split's
+    (t10k)."""
+    _check_known_idx(_canonical_name(name))
+    return (_TRAIN_IMAGES, _TRAIN_LABELS) + ((_TEST_IMAGES, _TEST_LABELS) if test else ())
 
 
 def _verify_md5(path, expected_md5):

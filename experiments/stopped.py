@@ -15,7 +15,6 @@ on (``--resume RUN``; for a sweep, the same command again).
 from __future__ import annotations
 
 import errno
-import json
 import re
 import shlex
 import shutil
@@ -23,9 +22,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from runs import RunFolder, RunWriteError
+from runs import CorruptCheckpointError, RunFolder, RunWriteError
 
 __all__ = ["BuildError", "StoppedRun", "stop", "build_error", "describe", "removal_note",
            "command_line"]
@@ -74,15 +71,15 @@ def _latest_checkpoint(folder: RunFolder) -> Path | None:
     return None
 
 
-def _position(checkpoint: Path) -> tuple:
-    """``(epoch, cursor)`` of a checkpoint file (only its metadata is read), or
-    ``(None, None)``."""
+def _position(folder: RunFolder, checkpoint: Path) -> tuple:
+    """``(epoch, cursor)`` of a checkpoint file of ``folder``, read and verified by
+    :meth:`RunFolder.load_checkpoint`, or ``(None, None)`` where it is damaged (the
+    message then names the file only)."""
     try:
-        with np.load(checkpoint, allow_pickle=False) as data:
-            meta = json.loads(str(data["__meta__"]))
-        return int(meta["epoch"]), int(meta["cursor"])
-    except Exception:  # noqa: BLE001 - unreadable: the message names the file only
+        meta = folder.load_checkpoint(checkpoint).meta
+    except CorruptCheckpointError:
         return None, None
+    return int(meta["epoch"]), int(meta["cursor"])
 
 
 def stop(err: BaseException, folder: RunFolder, *, created: bool, compiling: bool,
@@ -95,7 +92,7 @@ def stop(err: BaseException, folder: RunFolder, *, created: bool, compiling: boo
     err = build_error(err) or err
     checkpoint = _latest_checkpoint(folder)
     if checkpoint is not None:
-        epoch, cursor = _position(checkpoint)
+        epoch, cursor = _position(folder, checkpoint)
         info = StoppedRun(folder.path, created, compiling=compiling, when=when,
                           checkpoint=checkpoint, epoch=epoch, cursor=cursor)
     elif created:

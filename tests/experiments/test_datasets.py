@@ -552,3 +552,14 @@ def test_shared_training_files(name):
         np.arange(60000),
     )
     assert time.perf_counter() - start < 20
+
+
+def test_dataset_files_names_the_idx_files_of_a_split():
+    from experiments.datasets import dataset_files
+
+    assert dataset_files("mnist") == ("train-images-idx3-ubyte.gz",
+                                      "train-labels-idx1-ubyte.gz")
+    assert dataset_files("fashion_mnist", test=True)[2:] == ("t10k-images-idx3-ubyte.gz",
+                                                             "t10k-labels-idx1-ubyte.gz")
+    with pytest.raises(ValueError, match="not an IDX data set"):
+        dataset_files("digits")
