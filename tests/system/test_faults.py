@@ -154,6 +154,8 @@ def cold_cache(tmp_path):
     return root
 
 
+@pytest.mark.slow  # timing-dependent (where the signal lands); the injected
+# Ctrl-C tests above cover the same messages in make test
 def test_sigint_during_a_real_compile(tmp_path, cold_cache):
     """A real ``python -m experiments`` in its own process group (as a terminal runs it)
     gets SIGINT once the C++ build has claimed its cache slot: exit 130, one line, no
